@@ -1,0 +1,141 @@
+"""Denoise a float RGB image: noise level (auto or given) -> strength -> tiled model run.
+
+The one entry point the CLI, the batch queue and the window all call, so every path
+restores a photo the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from app.engine.device import resolve_device, resolve_precision
+from app.engine.memory import auto_tile_size
+from app.engine.runner import ModelRunner
+from app.engine.strength import DEFAULT_STRENGTH, sigma_for_strength, strength_factor
+from app.engine.tiling import TiledRunner, is_out_of_memory
+from app.errors import PhotomendError
+from app.noise.estimate import NoiseEstimate, estimate_noise
+
+DEFAULT_MODEL = "ffdnet-color"
+TILE_MARGIN = 32  # > FFDNet's 25 px receptive half-width, so tiles see all the context they need
+TILE_OVERLAP = 16
+
+
+@dataclass
+class DenoiseResult:
+    """Restored pixels and what was done, for status bars, logs and benchmarks."""
+
+    pixels: np.ndarray
+    sigma: float  # the noise level the model was given (0-255), after strength
+    estimate: NoiseEstimate | None  # the automatic estimate, when one was made
+    tile: int  # tile side used (0 = whole image)
+    device: str
+    precision: str
+    seconds: float
+    messages: list[str] = field(default_factory=list)
+
+
+class Denoiser:
+    """A model bound to a device, reusable across many photos (the model loads once)."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        device: str = "auto",
+        precision: str = "fp32",
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.runner = ModelRunner(model, self.device, self.precision)
+        self.notify = notify or (lambda message: None)
+
+    def denoise(
+        self,
+        rgb: np.ndarray,
+        *,
+        noise_level: float | None = None,
+        strength: float = DEFAULT_STRENGTH,
+        tile: int | None = None,
+        use_noise_map: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> DenoiseResult:
+        """Restore ``rgb`` (HxWx3 float32 in [0,1]); ``noise_level`` None means estimate it."""
+        started = time.perf_counter()
+        messages: list[str] = []
+        estimate = None
+        if noise_level is None:
+            estimate = estimate_noise(rgb, with_map=use_noise_map)
+            base_sigma = estimate.sigma
+        else:
+            if not 0.0 <= noise_level <= 255.0:
+                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to 75, or auto)")
+            base_sigma = float(noise_level)
+        sigma = sigma_for_strength(base_sigma, strength)
+        tile_side = auto_tile_size(self.device, self.precision, margin=TILE_MARGIN) if tile is None else int(tile)
+        if tile_side < 0:
+            raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
+        if strength == 0:
+            pixels = rgb.copy()
+        else:
+            level: float | np.ndarray = sigma / 255.0
+            if estimate is not None and estimate.noise_map is not None:
+                level = np.minimum(estimate.noise_map * strength_factor(strength), 75.0).astype(np.float32) / 255.0
+            pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages)
+        for message in messages:
+            self.notify(message)
+        return DenoiseResult(
+            pixels=pixels,
+            sigma=sigma,
+            estimate=estimate,
+            tile=tile_side,
+            device=str(self.runner.device),
+            precision=self.runner.precision,
+            seconds=time.perf_counter() - started,
+            messages=messages,
+        )
+
+    def _run(self, rgb, level, tile_side, progress, cancelled, messages) -> tuple[np.ndarray, int]:
+        """Tiled run; out-of-memory halves tiles, and a GPU that still fails hands over to the CPU."""
+        scalar = not isinstance(level, np.ndarray)
+
+        def tile_function(runner: ModelRunner):
+            return lambda tile, tile_map: runner(tile, level if scalar else tile_map)
+
+        def on_oom(side: int) -> None:
+            messages.append(f"out of memory on {self.runner.device}: continuing with {side} px tiles")
+            if self.runner.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+        tiled = TiledRunner(
+            tile_function(self.runner),
+            tile=tile_side,
+            margin=TILE_MARGIN,
+            overlap=TILE_OVERLAP,
+            multiple=self.runner.spec.scale_multiple,
+            progress=progress,
+            cancelled=cancelled,
+            on_oom=on_oom,
+        )
+        noise_map = None if scalar else level
+        try:
+            out = tiled.run(rgb, noise_map)
+        except Exception as error:  # noqa: BLE001
+            if not (is_out_of_memory(error) and self.runner.device.type != "cpu"):
+                raise
+            messages.append(f"{self.runner.device} ran out of memory even with small tiles: falling back to the CPU")
+            if self.runner.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.runner = self.runner.on_cpu()
+            self.device = self.runner.device
+            tiled.function = tile_function(self.runner)
+            tiled.max_core = 0
+            out = tiled.run(rgb, noise_map)
+        used = tiled.max_core or tile_side
+        return out, used

@@ -1,0 +1,34 @@
+"""Choose a tile side from the memory that is actually free, so any photo fits."""
+
+from __future__ import annotations
+
+import math
+
+import psutil
+import torch
+
+# Peak bytes per *input* pixel while FFDNet runs a tile: two live 96-channel activations at
+# half resolution (96 x 4 B / 4 px each), the oneDNN/cuDNN workspace and our numpy copies.
+BYTES_PER_PIXEL = {"fp32": 320, "bf16": 200, "fp16": 200, "int8": 200}
+CPU_TILE_RANGE = (256, 1024)  # beyond ~1024 the CPU gains nothing and RSS grows
+GPU_TILE_RANGE = (256, 2048)
+CPU_BUDGET_FRACTION = 0.25
+GPU_BUDGET_FRACTION = 0.5  # PyTorch's caching allocator keeps freed blocks; leave headroom
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Free RAM, or free VRAM on a CUDA device."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    return int(psutil.virtual_memory().available)
+
+
+def auto_tile_size(device: torch.device, precision: str = "fp32", *, margin: int = 32) -> int:
+    """Largest tile (a multiple of 64) whose working set fits the memory budget."""
+    fraction = GPU_BUDGET_FRACTION if device.type == "cuda" else CPU_BUDGET_FRACTION
+    low, high = GPU_TILE_RANGE if device.type in ("cuda", "mps") else CPU_TILE_RANGE
+    budget = free_memory_bytes(device) * fraction if device.type != "mps" else 2 << 30
+    side = int(math.sqrt(budget / BYTES_PER_PIXEL.get(precision, 320))) - 2 * margin
+    side = (side // 64) * 64
+    return max(low, min(high, side))
