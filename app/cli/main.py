@@ -1,0 +1,122 @@
+"""`photomend` command line: denoise, info, gui (the default with no command).
+
+Exit codes: 0 all done, 1 some files failed, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.cli import arguments
+from app.cli.progress import ProgressLine
+from app.errors import CancelledError, PhotomendError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photomend", description="Restore noisy photos with deep-learning models.")
+    parser.add_argument("--version", action="version", version=f"photomend {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    denoise = commands.add_parser("denoise", help="remove noise from photos (FFDNet)",
+                                  description="Remove noise from photos. Outputs go beside the inputs as "
+                                  "<stem>_denoised<ext> unless -o is given; existing files are never replaced "
+                                  "without --overwrite.")
+    arguments.add_batch_options(denoise)
+    denoise.add_argument("--noise-level", type=arguments.noise_level, default=None, metavar="auto|N",
+                         help="noise sigma on the 0-255 scale; auto (default) estimates it per photo")
+    denoise.add_argument("--strength", type=arguments.strength, default=50.0, metavar="S",
+                         help="0 = unchanged, 50 = the automatic level (default), 100 = twice as strong")
+    denoise.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
+    denoise.add_argument("--model", default="ffdnet-color", help="model name (see `photomend info`)")
+
+    commands.add_parser("info", help="versions, devices and models")
+    gui = commands.add_parser("gui", help="open the window (the default with no command)")
+    gui.add_argument("file", nargs="?", help="a photo to open")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            from app.cli.info_cmd import run_info
+
+            return run_info()
+        if args.command == "denoise":
+            return run_denoise(args, parser)
+        from app.gui.app import run_gui
+
+        return run_gui(getattr(args, "file", None))
+    except KeyboardInterrupt:
+        print("\ninterrupted: no partial files were left", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from app.engine.denoise import Denoiser
+    from app.pipeline.denoise_file import denoise_operation
+    from app.pipeline.inputs import plan_outputs
+    from app.pipeline.process_file import OutputOptions, process_file
+    from models.errors import ModelWeightsError
+
+    try:
+        items = plan_outputs(
+            [Path(p) for p in args.inputs],
+            output=Path(args.output) if args.output else None,
+            recursive=args.recursive,
+            suffix="_denoised",
+            fmt=args.format,
+            overwrite=args.overwrite,
+        )
+    except PhotomendError as error:
+        parser.exit(EXIT_USAGE, f"photomend: error: {error}\n")
+    progress = ProgressLine(len(items), quiet=args.quiet)
+    try:
+        denoiser = Denoiser(model=args.model, device=args.device, precision=args.precision,
+                            notify=lambda text: progress.message(f"note: {text}"))
+    except (PhotomendError, KeyError) as error:
+        parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
+    except ModelWeightsError as error:
+        print(f"photomend: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    operation = denoise_operation(denoiser, noise_level=args.noise_level, strength=args.strength, tile=args.tile)
+    options = OutputOptions(format=args.format, quality=args.quality, bit_depth=args.bit_depth,
+                            overwrite=args.overwrite, max_pixels=args.max_megapixels)
+    failed = 0
+    for index, item in enumerate(items, start=1):
+        progress.start_file(index, item.source.name)
+        if item.target is not None and item.target.parent != item.source.parent:
+            try:
+                item.target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                progress.message(f"error: {item.target.parent}: cannot create folder ({error.strerror})")
+                failed += 1
+                continue
+        try:
+            outcome = process_file(item, operation, options, progress=progress.tiles)
+        except CancelledError:
+            return EXIT_INTERRUPTED
+        if outcome.ok:
+            sigma = outcome.details.get("sigma", 0.0)
+            estimated = outcome.details.get("estimated_sigma")
+            level = f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set"
+            progress.message(
+                f"ok: {item.source} -> {outcome.target}  [{level}, sigma used {sigma:.1f}, "
+                f"{outcome.seconds:.1f}s, {outcome.details.get('device')}/{outcome.details.get('precision')}]"
+            )
+        else:
+            failed += 1
+            progress.message(f"error: {outcome.message}")
+    if len(items) > 1:
+        progress.message(f"done: {len(items) - failed} of {len(items)} restored" + (f", {failed} failed" if failed else ""))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Read a photo, restore it, write the result: one file, all-or-nothing.
+
+Every front end (CLI, batch queue, window export) goes through here so that error
+handling, metadata, bit depth and the never-overwrite rule are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from app.errors import CancelledError, PhotomendError
+from app.io.reader import DEFAULT_MAX_PIXELS, read_photo
+from app.io.writer import write_photo
+from app.pipeline.inputs import WorkItem
+
+Progress = Callable[[int, int], None]
+Cancelled = Callable[[], bool]
+RestoreFunction = Callable[[np.ndarray, Progress | None, Cancelled | None], tuple[np.ndarray, dict[str, Any]]]
+"""(rgb float32 HxWx3, progress, cancelled) -> (restored rgb, details for the report)."""
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How results are written; None means "as the input"."""
+
+    format: str | None = None
+    quality: int = 95
+    bit_depth: int | None = None
+    overwrite: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file, for progress lines, batch rows and exit codes."""
+
+    source: Path
+    target: Path | None
+    ok: bool
+    message: str = ""
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def process_file(
+    item: WorkItem,
+    restore: RestoreFunction,
+    options: OutputOptions,
+    *,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> FileOutcome:
+    """Restore one file; expected failures become a failed outcome, cancel propagates."""
+    started = time.perf_counter()
+    if item.target is None:
+        return FileOutcome(item.source, None, False, item.error or f"{item.source}: no output path")
+    try:
+        if item.target.exists() and not options.overwrite:
+            raise PhotomendError(f"{item.target}: already exists (use --overwrite to replace it)")
+        photo = read_photo(item.source, max_pixels=options.max_pixels)
+        pixels, details = restore(photo.pixels, progress, cancelled)
+        if cancelled is not None and cancelled():
+            raise CancelledError("cancelled")
+        written = write_photo(
+            photo.with_pixels(pixels),
+            item.target,
+            format=options.format,
+            quality=options.quality,
+            bit_depth=options.bit_depth,
+            overwrite=options.overwrite,
+        )
+    except CancelledError:
+        raise
+    except PhotomendError as error:
+        return FileOutcome(item.source, item.target, False, str(error), time.perf_counter() - started)
+    except MemoryError:
+        message = f"{item.source}: not enough memory (try a smaller --tile)"
+        return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
+    return FileOutcome(item.source, written, True, "", time.perf_counter() - started, details)

@@ -1,0 +1,102 @@
+"""Tiling: seamless, equal to a whole-image run, bounded, cancellable, and robust to out-of-memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from app.engine.tiling import TiledRunner, blend_window, reflect_indices, split_axis
+from app.errors import CancelledError
+from tests.conftest import psnr
+
+
+def test_spans_cover_the_axis_evenly_and_stay_on_the_even_grid():
+    for length in (100, 513, 1000, 2001):
+        spans = split_axis(length, 256, 16, align=2)
+        assert spans[0][0] == 0 and spans[-1][1] == length
+        sizes = [end - start for start, end in spans]
+        assert max(sizes) - min(sizes) <= 2  # no thin last sliver
+        for (s0, e0), (s1, _e1) in zip(spans, spans[1:]):
+            assert s1 % 2 == 0
+            assert e0 - s1 >= 16  # neighbours overlap by at least the blend band
+
+
+def test_blend_weights_form_a_partition_of_unity():
+    spans = split_axis(1000, 256, 16, align=2)
+    total = np.zeros(1000, np.float32)
+    for index, (start, end) in enumerate(spans):
+        total[start:end] += blend_window(spans, index)
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_reflect_indices_mirror_without_repeating_the_edge():
+    assert reflect_indices(np.array([-2, -1, 0, 4, 5, 6]), 5).tolist() == [2, 1, 0, 4, 3, 2]
+
+
+def _local_filter(tile: np.ndarray, _map) -> np.ndarray:
+    """A position-independent 9x9 box filter: its output depends on a 4 px neighbourhood."""
+    import cv2
+
+    return cv2.blur(tile, (9, 9), borderType=cv2.BORDER_REFLECT_101)
+
+
+def test_tiled_equals_whole_image_for_a_local_operator():
+    rng = np.random.default_rng(0)
+    image = rng.random((301, 457, 3), dtype=np.float32)
+    whole = TiledRunner(_local_filter, tile=0, margin=8).run(image)
+    tiled = TiledRunner(_local_filter, tile=96, margin=8).run(image)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_progress_is_reported_per_tile_and_cancel_stops_the_run():
+    image = np.zeros((300, 300, 3), np.float32)
+    seen: list[tuple[int, int]] = []
+    TiledRunner(_local_filter, tile=128, margin=8, progress=lambda d, t: seen.append((d, t))).run(image)
+    assert seen[-1][0] == seen[-1][1] == len(seen) > 1
+    calls = []
+
+    def cancel_after_two() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(CancelledError):
+        TiledRunner(_local_filter, tile=128, margin=8, cancelled=cancel_after_two).run(image)
+
+
+def test_out_of_memory_halves_the_tile_and_continues_with_the_same_result():
+    rng = np.random.default_rng(1)
+    image = rng.random((400, 400, 3), dtype=np.float32)
+    sizes: list[int] = []
+
+    def picky(tile: np.ndarray, tile_map) -> np.ndarray:
+        if max(tile.shape[:2]) > 200:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        sizes.append(max(tile.shape[:2]))
+        return _local_filter(tile, tile_map)
+
+    reported: list[int] = []
+    runner = TiledRunner(picky, tile=0, margin=8, on_oom=reported.append)
+    out = runner.run(image)
+    expected = TiledRunner(_local_filter, tile=0, margin=8).run(image)
+    assert reported and reported[0] == 200
+    assert psnr(out, expected) > 80
+
+
+def test_other_errors_are_not_mistaken_for_out_of_memory():
+    def broken(tile, tile_map):
+        raise ValueError("bad weights")
+
+    with pytest.raises(ValueError):
+        TiledRunner(broken, tile=0, margin=8).run(np.zeros((100, 100, 3), np.float32))
+
+
+def test_noise_map_is_tiled_alongside_the_image():
+    image = np.zeros((200, 300, 3), np.float32)
+    noise_map = np.tile(np.linspace(0, 1, 300, dtype=np.float32), (200, 1))
+
+    def echo_map(tile, tile_map):
+        return np.repeat(tile_map[..., None], 3, axis=2)
+
+    out = TiledRunner(echo_map, tile=64, margin=8).run(image, noise_map)
+    np.testing.assert_allclose(out[..., 0], noise_map, atol=1e-6)
