@@ -1,0 +1,1 @@
+"""The Photomend window: the only package that imports Qt."""

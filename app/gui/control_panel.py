@@ -1,0 +1,333 @@
+"""The side panel: Denoise and Deblur controls, engine choices, progress and Cancel.
+
+It only gathers settings and emits intents; the window decides what runs where. Model
+and device lists come from the registry and from the hardware actually present, so new
+models and GPUs appear without UI changes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.device import available_devices, supported_precisions
+from app.engine.device import resolve_device
+from app.errors import PhotomendError
+from app.gui.tasks import RestoreSettings
+from app.physics.kernel_preview import kernel_preview
+from models import available_models
+
+TILE_CHOICES = [("Auto", None), ("256", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("None (whole image)", 0)]
+KERNEL_TYPES = [("Auto-estimate", "auto"), ("Motion", "motion"), ("Defocus", "defocus"), ("Gaussian", "gaussian"),
+                ("From file...", "file")]
+
+
+class SliderWithValue(QWidget):
+    """A slider and a spin box kept in step; ``valueChanged`` while dragging, ``released`` after."""
+
+    valueChanged = Signal(float)
+    released = Signal()
+
+    def __init__(self, minimum: float, maximum: float, value: float, step: float = 1.0, decimals: int = 0,
+                 suffix: str = "") -> None:
+        super().__init__()
+        self._factor = 10**decimals
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(int(minimum * self._factor), int(maximum * self._factor))
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(minimum, maximum)
+        self.spin.setDecimals(decimals)
+        self.spin.setSingleStep(step)
+        self.spin.setSuffix(suffix)
+        self.spin.setKeyboardTracking(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+        self.slider.valueChanged.connect(lambda raw: self._set(raw / self._factor, from_slider=True))
+        self.slider.sliderReleased.connect(self.released)
+        self.spin.valueChanged.connect(lambda value: self._set(value, from_slider=False))
+        self.setValue(value)
+
+    def _set(self, value: float, from_slider: bool) -> None:
+        if from_slider:
+            self.spin.blockSignals(True)
+            self.spin.setValue(value)
+            self.spin.blockSignals(False)
+        else:
+            self.slider.blockSignals(True)
+            self.slider.setValue(int(round(value * self._factor)))
+            self.slider.blockSignals(False)
+        self.valueChanged.emit(value)
+        if not from_slider or not self.slider.isSliderDown():
+            self.released.emit()  # keyboard, wheel and spin-box changes are final at once
+
+    def value(self) -> float:
+        return self.spin.value()
+
+    def setValue(self, value: float) -> None:  # noqa: N802 - Qt style
+        self.spin.setValue(value)
+
+
+class ControlPanel(QWidget):
+    """Emits intents; ``settings(operation)`` captures the current choices."""
+
+    previewChanged = Signal(bool)  # final: False while dragging (approximate is fine), True on release
+    denoiseRequested = Signal()
+    deblurRequested = Signal()
+    cancelRequested = Signal()
+    estimateKernelRequested = Signal()
+    kernelFileRequested = Signal()
+    engineChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(380)
+        self.kernel_file: str | None = None
+        self.estimated_kernel_spec: str | None = None
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_denoise())
+        layout.addWidget(self._build_deblur())
+        layout.addWidget(self._build_engine())
+        layout.addStretch(1)
+        layout.addWidget(self._build_progress())
+        self._kernel_timer = QTimer(self, singleShot=True, interval=30)
+        self._kernel_timer.timeout.connect(self.update_kernel_preview)
+        self._on_kernel_type()
+
+    # ----- sections ----------------------------------------------------------------------
+    def _build_denoise(self) -> QGroupBox:
+        box = QGroupBox("Denoise")
+        form = QFormLayout(box)
+        self.model_combo = QComboBox()
+        for spec in available_models():
+            if spec.task == "denoise":
+                self.model_combo.addItem(spec.title, spec.name)
+        form.addRow("Model", self.model_combo)
+        self.strength = SliderWithValue(0, 100, 50)
+        self.strength.setToolTip("0 = unchanged, 50 = automatic level, 100 = twice as strong")
+        form.addRow("Strength", self.strength)
+        noise_row = QWidget()
+        noise_layout = QHBoxLayout(noise_row)
+        noise_layout.setContentsMargins(0, 0, 0, 0)
+        self.noise_auto = QCheckBox("Auto")
+        self.noise_auto.setChecked(True)
+        self.noise_level = QDoubleSpinBox()
+        self.noise_level.setRange(0, 75)
+        self.noise_level.setDecimals(1)
+        self.noise_level.setKeyboardTracking(False)
+        self.noise_level.setEnabled(False)
+        self.noise_level.setToolTip("Noise sigma on the 0-255 scale; with Auto it shows the estimate")
+        noise_layout.addWidget(self.noise_auto)
+        noise_layout.addWidget(self.noise_level, 1)
+        form.addRow("Noise level", noise_row)
+        self.denoise_button = QPushButton("Denoise")
+        self.denoise_button.setObjectName("primaryButton")
+        self.denoise_button.setToolTip("Denoise the whole photo (Ctrl+D)")
+        form.addRow(self.denoise_button)
+        self.strength.valueChanged.connect(lambda _v: self.previewChanged.emit(False))
+        self.strength.released.connect(lambda: self.previewChanged.emit(True))
+        self.noise_auto.toggled.connect(self._on_noise_auto)
+        self.noise_level.valueChanged.connect(lambda _v: self.previewChanged.emit(True))
+        self.denoise_button.clicked.connect(self.denoiseRequested)
+        return box
+
+    def _build_deblur(self) -> QGroupBox:
+        box = QGroupBox("Deblur")
+        form = QFormLayout(box)
+        self.kernel_type = QComboBox()
+        for title, key in KERNEL_TYPES:
+            self.kernel_type.addItem(title, key)
+        self.kernel_type.setCurrentIndex(1)
+        form.addRow("Blur", self.kernel_type)
+        self.motion_length = SliderWithValue(1, 80, 15, 0.5, 1, " px")
+        self.motion_angle = SliderWithValue(0, 180, 0, 1, 0, "°")
+        self.defocus_radius = SliderWithValue(0.5, 40, 4, 0.5, 1, " px")
+        self.gaussian_sigma = SliderWithValue(0.3, 20, 2, 0.1, 1, " px")
+        self._param_rows = {
+            "motion": [("Length", self.motion_length), ("Angle", self.motion_angle)],
+            "defocus": [("Radius", self.defocus_radius)],
+            "gaussian": [("Sigma", self.gaussian_sigma)],
+        }
+        self._form = form
+        for rows in self._param_rows.values():
+            for label, widget in rows:
+                form.addRow(label, widget)
+                widget.valueChanged.connect(lambda _v: self._kernel_timer.start())
+        self.estimate_button = QPushButton("Estimate from photo")
+        form.addRow(self.estimate_button)
+        self.kernel_label = QLabel()
+        self.kernel_label.setFixedSize(128, 128)
+        self.kernel_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.kernel_label.setObjectName("kernelPreview")
+        self.kernel_label.setToolTip("The blur kernel: how one point of light is smeared")
+        self.kernel_caption = QLabel()
+        self.kernel_caption.setWordWrap(True)
+        form.addRow(self.kernel_label, self.kernel_caption)
+        self.deblur_method = QComboBox()
+        self.deblur_method.addItem("Deep prior (best)", "deep")
+        self.deblur_method.addItem("Wiener (fast)", "wiener")
+        form.addRow("Method", self.deblur_method)
+        self.deblur_button = QPushButton("Deblur")
+        self.deblur_button.setObjectName("primaryButton")
+        self.deblur_button.setToolTip("Deblur the whole photo (Ctrl+B)")
+        form.addRow(self.deblur_button)
+        self.kernel_type.currentIndexChanged.connect(self._on_kernel_type)
+        self.estimate_button.clicked.connect(self.estimateKernelRequested)
+        self.deblur_button.clicked.connect(self.deblurRequested)
+        return box
+
+    def _build_engine(self) -> QGroupBox:
+        box = QGroupBox("Engine")
+        form = QFormLayout(box)
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("Auto", "auto")
+        for device in available_devices():
+            self.device_combo.addItem(device.name, device.key)
+        form.addRow("Device", self.device_combo)
+        self.precision_combo = QComboBox()
+        form.addRow("Precision", self.precision_combo)
+        self.tile_combo = QComboBox()
+        for title, value in TILE_CHOICES:
+            self.tile_combo.addItem(title, value)
+        form.addRow("Tile size", self.tile_combo)
+        self.device_combo.currentIndexChanged.connect(self._fill_precisions)
+        self.device_combo.currentIndexChanged.connect(lambda _i: self.engineChanged.emit())
+        self.precision_combo.currentIndexChanged.connect(lambda _i: self.engineChanged.emit())
+        self._fill_precisions()
+        return box
+
+    def _build_progress(self) -> QWidget:
+        widget = QWidget()
+        layout = QHBoxLayout(widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m tiles")
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the current run (Esc)")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        layout.addWidget(self.progress, 1)
+        layout.addWidget(self.cancel_button)
+        return widget
+
+    # ----- state -------------------------------------------------------------------------
+    def _fill_precisions(self) -> None:
+        key = self.device_combo.currentData() or "auto"
+        try:
+            options = supported_precisions(resolve_device(key))
+        except PhotomendError:
+            options = ["fp32"]
+        current = self.precision_combo.currentData()
+        self.precision_combo.blockSignals(True)
+        self.precision_combo.clear()
+        for option in options:
+            self.precision_combo.addItem(option, option)
+        index = self.precision_combo.findData(current)
+        self.precision_combo.setCurrentIndex(max(0, index))
+        self.precision_combo.blockSignals(False)
+
+    def _on_noise_auto(self, auto: bool) -> None:
+        self.noise_level.setEnabled(not auto)
+        self.previewChanged.emit(True)
+
+    def show_noise_estimate(self, sigma: float) -> None:
+        """With Auto on, the spin box shows the estimate (greyed), so the user sees what is used."""
+        if self.noise_auto.isChecked():
+            self.noise_level.blockSignals(True)
+            self.noise_level.setValue(sigma)
+            self.noise_level.blockSignals(False)
+
+    def _on_kernel_type(self) -> None:
+        kind = self.kernel_type.currentData()
+        if kind == "file" and self.kernel_file is None:
+            self.kernelFileRequested.emit()
+        for name, rows in self._param_rows.items():
+            for _label, widget in rows:
+                self._form.setRowVisible(widget, name == kind)
+        self.update_kernel_preview()
+
+    def set_kernel_file(self, path: str | None) -> None:
+        self.kernel_file = path
+        self.update_kernel_preview()
+
+    def set_estimated_kernel(self, spec: str | None) -> None:
+        self.estimated_kernel_spec = spec
+        self.update_kernel_preview()
+
+    def kernel_spec(self) -> str | None:
+        """The kernel as a spec string (see app.physics.kernels), or None when not yet known."""
+        kind = self.kernel_type.currentData()
+        if kind == "motion":
+            return f"motion:{self.motion_length.value():g},{self.motion_angle.value():g}"
+        if kind == "defocus":
+            return f"defocus:{self.defocus_radius.value():g}"
+        if kind == "gaussian":
+            return f"gaussian:{self.gaussian_sigma.value():g}"
+        if kind == "file":
+            return self.kernel_file
+        return self.estimated_kernel_spec
+
+    def update_kernel_preview(self) -> None:
+        from app.physics.kernels import kernel_from_spec
+
+        spec = self.kernel_spec()
+        if spec is None:
+            self.kernel_label.setPixmap(QPixmap())
+            self.kernel_label.setText("no kernel yet")
+            self.kernel_caption.setText("Press 'Estimate from photo'" if self.kernel_type.currentData() == "auto" else "")
+            return
+        try:
+            kernel = kernel_from_spec(spec)
+        except PhotomendError as error:
+            self.kernel_label.setPixmap(QPixmap())
+            self.kernel_label.setText("invalid")
+            self.kernel_caption.setText(str(error))
+            return
+        preview = kernel_preview(kernel, 128)
+        image = QImage(preview.data, preview.shape[1], preview.shape[0], preview.strides[0],
+                       QImage.Format.Format_Grayscale8).copy()
+        self.kernel_label.setPixmap(QPixmap.fromImage(image))
+        self.kernel_caption.setText(f"{kernel.shape[0]}x{kernel.shape[1]} px")
+
+    def settings(self, operation: str) -> RestoreSettings:
+        return RestoreSettings(
+            operation=operation,
+            model=self.model_combo.currentData() or "ffdnet-color",
+            device=self.device_combo.currentData() or "auto",
+            precision=self.precision_combo.currentData() or "fp32",
+            tile=self.tile_combo.currentData(),
+            strength=self.strength.value(),
+            noise_level=None if self.noise_auto.isChecked() else self.noise_level.value(),
+            kernel_spec=self.kernel_spec() or "",
+            deblur_method=self.deblur_method.currentData() or "deep",
+        )
+
+    def set_running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.denoise_button.setEnabled(not running)
+        self.deblur_button.setEnabled(not running)
+        self.estimate_button.setEnabled(not running)
+        if running:
+            self.progress.setRange(0, 0)
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)

@@ -1,0 +1,148 @@
+"""A QThread that runs every model call and big-file I/O, so the window never freezes.
+
+The UI thread talks to it through ``WorkerClient``: jobs go over a queued signal, results
+come back as signals. Live previews are coalesced: while one runs, newer requests replace
+the waiting one (the running one is asked to stop), so the latest request always wins and
+stale ones are dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.errors import CancelledError, PhotomendError
+from app.gui.tasks import Job
+from models.errors import ModelWeightsError
+
+
+class _Worker(QObject):
+    """Lives in the worker thread; runs one job at a time, in order."""
+
+    progress = Signal(int, int, int)  # job id, done, total
+    finished = Signal(int, object)  # job id, result
+    failed = Signal(int, str)  # job id, one-line message
+    cancelled = Signal(int)
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if job.cancel.is_set():
+            self.cancelled.emit(job.id)
+            return
+        job.report = lambda done, total: self.progress.emit(job.id, done, total)
+        try:
+            result = job.run(job)
+        except CancelledError:
+            self.cancelled.emit(job.id)
+        except (PhotomendError, ModelWeightsError) as error:
+            self.failed.emit(job.id, str(error))
+        except MemoryError:
+            self.failed.emit(job.id, "not enough memory for this photo: choose a smaller tile size")
+        except Exception as error:  # noqa: BLE001 - the window must survive any engine bug
+            traceback.print_exc()
+            self.failed.emit(job.id, f"unexpected error: {type(error).__name__}: {error}")
+        else:
+            self.finished.emit(job.id, result)
+
+
+class WorkerClient(QObject):
+    """UI-side handle: submit jobs, get callbacks on the UI thread, cancel, shut down."""
+
+    busyChanged = Signal(bool)
+    _submit = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("photomend-worker")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._submit.connect(self._worker.run)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.cancelled.connect(self._on_cancelled)
+        self._thread.start()
+        self._ids = itertools.count(1)
+        self._callbacks: dict[int, dict[str, Callable[..., None] | None]] = {}
+        self._jobs: dict[int, Job] = {}
+        self._running_preview: Job | None = None
+        self._pending_preview: tuple[Callable[[Job], Any], dict[str, Any]] | None = None
+
+    # ----- submitting --------------------------------------------------------------------
+    def submit(
+        self,
+        kind: str,
+        run: Callable[[Job], Any],
+        *,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> Job:
+        """Queue a job; callbacks run on the UI thread."""
+        job = Job(next(self._ids), kind, run)
+        self._jobs[job.id] = job
+        self._callbacks[job.id] = {"done": on_done, "error": on_error, "progress": on_progress, "cancel": on_cancel}
+        self.busyChanged.emit(True)
+        self._submit.emit(job)
+        return job
+
+    def request_preview(self, run: Callable[[Job], Any], **callbacks: Any) -> None:
+        """Latest wins: a running preview is told to stop and only the newest waits."""
+        if self._running_preview is not None:
+            self._running_preview.cancel.set()
+            self._pending_preview = (run, callbacks)
+            return
+        self._running_preview = self.submit("preview", run, **callbacks)
+
+    def cancel(self, job: Job | None) -> None:
+        if job is not None:
+            job.cancel.set()
+
+    def cancel_all(self) -> None:
+        self._pending_preview = None
+        for job in self._jobs.values():
+            job.cancel.set()
+
+    def is_busy(self) -> bool:
+        return bool(self._jobs)
+
+    def shutdown(self, wait_ms: int = 30000) -> bool:
+        """Cancel everything and stop the thread; the current tile finishes first."""
+        self.cancel_all()
+        self._thread.quit()
+        return self._thread.wait(wait_ms)
+
+    # ----- results (UI thread) -----------------------------------------------------------
+    def _finish(self, job_id: int, key: str, *args: Any) -> None:
+        callbacks = self._callbacks.pop(job_id, {})
+        job = self._jobs.pop(job_id, None)
+        callback = callbacks.get(key)
+        if callback is not None:
+            callback(*args)
+        if job is not None and job is self._running_preview:
+            self._running_preview = None
+            if self._pending_preview is not None:
+                run, pending_callbacks = self._pending_preview
+                self._pending_preview = None
+                self._running_preview = self.submit("preview", run, **pending_callbacks)
+        if not self._jobs:
+            self.busyChanged.emit(False)
+
+    def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        callback = self._callbacks.get(job_id, {}).get("progress")
+        if callback is not None:
+            callback(done, total)
+
+    def _on_finished(self, job_id: int, result: Any) -> None:
+        self._finish(job_id, "done", result)
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._finish(job_id, "error", message)
+
+    def _on_cancelled(self, job_id: int) -> None:
+        self._finish(job_id, "cancel")
