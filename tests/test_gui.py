@@ -32,6 +32,7 @@ def noisy_photo(tmp_path: Path, cbsd68: Path) -> tuple[np.ndarray, Path]:
 def window(qtbot, tmp_path: Path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("test/auto_discard", True)
+    settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
     win = MainWindow(settings)
     qtbot.addWidget(win)
     win.resize(1280, 800)
@@ -166,6 +167,7 @@ def test_closing_during_a_run_cancels_it_cleanly(qtbot, tmp_path: Path, noisy_ph
     big = tmp_path / "big.png"
     cv2.imwrite(str(big), cv2.resize(cv2.imread(str(path)), (1600, 1000)))
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
     win = MainWindow(settings)
     win.show()
     _open(qtbot, win, big)

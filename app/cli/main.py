@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from app.engine.denoise import Denoiser
-    from app.pipeline.denoise_file import denoise_operation
     from app.pipeline.inputs import plan_outputs
+    from app.pipeline.operations import EngineCache, RestoreSettings, operation_for
     from app.pipeline.process_file import OutputOptions, process_file
     from models.errors import ModelWeightsError
 
@@ -77,15 +76,17 @@ def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except PhotomendError as error:
         parser.exit(EXIT_USAGE, f"photomend: error: {error}\n")
     progress = ProgressLine(len(items), quiet=args.quiet)
+    settings = RestoreSettings(operation="denoise", model=args.model, device=args.device, precision=args.precision,
+                               tile=args.tile, strength=args.strength, noise_level=args.noise_level)
+    cache = EngineCache(notify=lambda text: progress.message(f"note: {text}"))
     try:
-        denoiser = Denoiser(model=args.model, device=args.device, precision=args.precision,
-                            notify=lambda text: progress.message(f"note: {text}"))
+        cache.denoiser(settings)  # load the model and check the device before the first file
     except (PhotomendError, KeyError) as error:
         parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
     except ModelWeightsError as error:
         print(f"photomend: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    operation = denoise_operation(denoiser, noise_level=args.noise_level, strength=args.strength, tile=args.tile)
+    operation = operation_for(cache, settings)
     options = OutputOptions(format=args.format, quality=args.quality, bit_depth=args.bit_depth,
                             overwrite=args.overwrite, max_pixels=args.max_megapixels)
     failed = 0

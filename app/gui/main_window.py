@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QRect, QRectF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
 from app import __version__
 from app.gui.compare_view import ORIGINAL, RESULT, SPLIT, CompareView
@@ -22,8 +22,9 @@ from app.gui.export_dialog import ExportDialog, ExportOptions, default_export_pa
 from app.gui.history import History
 from app.gui.qt_images import to_qimage
 from app.gui.resources import icon, sample_photo_path
-from app.gui.tasks import EngineCache, Job, RestoreSettings, restore_full, restore_region
+from app.gui.tasks import EngineCache, Job, RestoreSettings, restore_region, restore_with_settings
 from app.gui.worker import WorkerClient
+from app.errors import PhotomendError
 from app.io.photo import Photo
 
 OPEN_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.status_labels = {name: QLabel() for name in ("file", "size", "depth", "noise", "device", "time")}
         for label in self.status_labels.values():
             self.statusBar().addPermanentWidget(label)
+        self._build_batch_dock()
         self.view.filesDropped.connect(self._on_files_dropped)
         self.view.sampleRequested.connect(self.open_sample)
         self.view.viewChanged.connect(self._on_view_changed)
@@ -87,6 +89,21 @@ class MainWindow(QMainWindow):
         self.panel.estimateKernelRequested.connect(self.estimate_kernel)
         self.panel.kernelFileRequested.connect(self._choose_kernel_file)
         self.worker.busyChanged.connect(lambda _busy: self._update_actions())
+
+    def _build_batch_dock(self) -> None:
+        from app.gui.batch_panel import BatchPanel
+        from app.gui.settings_paths import data_dir
+        from app.pipeline.batch import BatchQueue
+
+        queue_file = Path(str(self.settings.value("batch/queue_file", data_dir() / "queue.json")))
+        self.batch = BatchPanel(BatchQueue.load(queue_file), self.panel.settings)
+        self.batch.openComparison.connect(self.open_comparison)
+        self.batch.finishedBatch.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.batch_dock = QDockWidget("Batch queue", self)
+        self.batch_dock.setObjectName("batchDock")
+        self.batch_dock.setWidget(self.batch)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.batch_dock)
+        self.batch_dock.setVisible(bool(self.batch.queue.items))
 
     def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
         action = QAction(text, self)
@@ -104,6 +121,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self._action("Open &Sample Photo", self.open_sample))
+        file_menu.addAction(self._action("Add Files to &Batch...", self._batch_add_files, "Ctrl+Shift+O"))
+        file_menu.addAction(self._action("Add &Folder to Batch...", self._batch_add_folder))
         file_menu.addSeparator()
         self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+E")
         self.export_action.setShortcuts([QKeySequence("Ctrl+E"), QKeySequence("Ctrl+S")])
@@ -133,6 +152,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("Zoom &In", lambda: self._zoom_step(1.25), QKeySequence.StandardKey.ZoomIn))
         view_menu.addAction(self._action("Zoom O&ut", lambda: self._zoom_step(0.8), QKeySequence.StandardKey.ZoomOut))
         view_menu.addSeparator()
+        toggle = self.batch_dock.toggleViewAction()
+        toggle.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        view_menu.addAction(toggle)
         view_menu.addAction(QAction("Hold \\ to flash the original", self, enabled=False))
 
         process_menu = bar.addMenu("&Process")
@@ -198,7 +220,51 @@ class MainWindow(QMainWindow):
         self.open_path(sample_photo_path())
 
     def _on_files_dropped(self, paths: list[str]) -> None:
-        self.open_path(paths[0])
+        """One photo opens; several files or a folder go to the batch queue instead."""
+        if len(paths) == 1 and Path(paths[0]).is_file():
+            self.open_path(paths[0])
+            return
+        self.add_to_batch(paths)
+
+    def add_to_batch(self, paths: list[str]) -> None:
+        try:
+            added = self.batch.add_paths(paths)
+        except PhotomendError as error:
+            self._show_error(str(error))
+            return
+        self.batch_dock.setVisible(True)
+        self.statusBar().showMessage(f"Added {len(added)} item(s) to the batch queue", 5000)
+
+    def _batch_add_files(self) -> None:
+        self.batch_dock.setVisible(True)
+        self.batch._add_files_dialog()
+
+    def _batch_add_folder(self) -> None:
+        self.batch_dock.setVisible(True)
+        self.batch._add_folder_dialog()
+
+    def open_comparison(self, original: str, result: str) -> None:
+        """A finished batch item in the split view: its original left, the saved result right."""
+        if not self._confirm_discard():
+            return
+
+        def run(job: Job):
+            from app.io.reader import read_photo
+
+            before = read_photo(original)
+            after = read_photo(result)
+            if after.pixels.shape != before.pixels.shape:
+                raise PhotomendError(f"{result}: size differs from the original {original}")
+            return before, to_qimage(before.pixels), after.pixels
+
+        def done(loaded) -> None:
+            before, image, after = loaded
+            self._on_opened(Path(original), before, image)
+            self.history.push(f"Batch result {Path(result).name}", after)
+            self.last_export = Path(result)
+            self._show_current()
+
+        self.worker.submit("open", run, on_done=done, on_error=self._show_error)
 
     def open_path(self, path: str | Path) -> None:
         """Read on the worker; the canvas switches only when the photo decoded cleanly."""
@@ -341,7 +407,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{operation.title()}...")
 
         def run(job: Job):
-            return restore_full(self.engines, pixels, settings, job.report, job.cancel.is_set)
+            return restore_with_settings(self.engines, pixels, settings, job.report, job.cancel.is_set)
 
         def done(result) -> None:
             restored, details = result
@@ -533,4 +599,5 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self._preview_timer.stop()
         self.worker.shutdown()
+        self.batch.shutdown()
         event.accept()

@@ -14,25 +14,12 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from app.engine.denoise import Denoiser
 from app.engine.tiling import extract
+from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+
+__all__ = ["EngineCache", "Job", "RestoreSettings", "estimate_kernel_spec", "restore_region", "restore_with_settings"]
 
 PREVIEW_MARGIN = 32  # context around a preview region, as the tiler uses
-
-
-@dataclass(frozen=True)
-class RestoreSettings:
-    """Everything the side panel decides, captured when a run is asked for."""
-
-    operation: str = "denoise"  # 'denoise' | 'deblur'
-    model: str = "ffdnet-color"
-    device: str = "auto"
-    precision: str = "fp32"
-    tile: int | None = None  # None = auto, 0 = whole image
-    strength: float = 50.0
-    noise_level: float | None = None  # None = auto
-    kernel_spec: str = "motion:15,0"
-    deblur_method: str = "deep"
 
 
 @dataclass
@@ -44,53 +31,6 @@ class Job:
     run: Callable[["Job"], Any]
     cancel: threading.Event = field(default_factory=threading.Event)
     report: Callable[[int, int], None] | None = None
-
-
-class EngineCache:
-    """Keeps one loaded Denoiser/Deblurrer per (model, device, precision): switching back is instant."""
-
-    def __init__(self) -> None:
-        self._engines: dict[tuple[str, str, str, str], Any] = {}
-
-    def denoiser(self, settings: RestoreSettings, precision: str | None = None) -> Denoiser:
-        key = ("denoise", settings.model, settings.device, precision or settings.precision)
-        if key not in self._engines:
-            self._engines[key] = Denoiser(model=key[1], device=key[2], precision=key[3])
-        return self._engines[key]
-
-    def deblurrer(self, settings: RestoreSettings, precision: str | None = None) -> Any:
-        from app.engine.deblur import Deblurrer
-
-        key = ("deblur", settings.model, settings.device, precision or settings.precision)
-        if key not in self._engines:
-            self._engines[key] = Deblurrer(device=key[2], precision=key[3])
-        return self._engines[key]
-
-
-def restore_full(
-    cache: EngineCache,
-    rgb: np.ndarray,
-    settings: RestoreSettings,
-    progress: Callable[[int, int], None] | None,
-    cancelled: Callable[[], bool] | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """The whole photo, faithful settings: what Apply produces."""
-    if settings.operation == "deblur":
-        from app.physics.kernels import kernel_from_spec
-
-        deblurred = cache.deblurrer(settings).deblur(
-            rgb, kernel_from_spec(settings.kernel_spec), method=settings.deblur_method,
-            noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-            progress=progress, cancelled=cancelled,
-        )
-        return deblurred.pixels, {"device": settings.device, "tile": deblurred.tile,
-                                  "precision": settings.precision, "messages": list(deblurred.messages)}
-    result = cache.denoiser(settings).denoise(
-        rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-        progress=progress, cancelled=cancelled,
-    )
-    return result.pixels, {"sigma": result.sigma, "device": result.device, "tile": result.tile,
-                           "precision": result.precision, "messages": result.messages}
 
 
 def restore_region(
