@@ -41,6 +41,16 @@ def tile(text: str) -> int | None:
     return value
 
 
+def iterations(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 100)")
+    return value
+
+
 def quality(text: str) -> int:
     try:
         value = int(text)

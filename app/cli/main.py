@@ -34,6 +34,35 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
     denoise.add_argument("--model", default="ffdnet-color", help="model name (see `photomend info`)")
 
+    deblur = commands.add_parser("deblur", help="remove blur (camera shake, missed focus, soft lens)",
+                                 description="Deblur photos with the blur kernel given or estimated from each photo. "
+                                 "Outputs go beside the inputs as <stem>_deblurred<ext> unless -o is given.")
+    arguments.add_batch_options(deblur)
+    deblur.add_argument("--kernel", default="auto", metavar="auto|SPEC",
+                        help="auto (estimate per photo, default), motion:LENGTH,ANGLE, defocus:RADIUS, "
+                        "gaussian:SIGMA, or a .png/.npy kernel file; angle in degrees counter-clockwise from "
+                        "horizontal as seen on screen")
+    deblur.add_argument("--noise-level", type=arguments.noise_level, default=None, metavar="auto|N",
+                        help="noise sigma on the 0-255 scale; auto (default) estimates it")
+    deblur.add_argument("--method", choices=("deep", "wiener"), default="deep",
+                        help="deep: deep-prior deconvolution (default); wiener: fast, for previews")
+    deblur.add_argument("--iterations", type=arguments.iterations, default=None, metavar="N",
+                        help="deep-prior iterations (default 8)")
+    deblur.add_argument("--strength", type=arguments.strength, default=50.0, metavar="S",
+                        help="0 = unchanged, 50 = default, 100 = sharper (less regularised)")
+    deblur.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
+    deblur.add_argument("--save-kernel", metavar="PATH",
+                        help="write the kernel used (.png or .npy; a folder for several inputs)")
+
+    kernel = commands.add_parser("kernel", help="estimate the blur kernel of a photo",
+                                 description="Estimate the blur kernel of a photo and write it (.png or .npy) "
+                                 "with a preview picture beside it (<name>_preview.png).")
+    kernel.add_argument("input", metavar="INPUT")
+    kernel.add_argument("-o", "--output", required=True, metavar="kernel.png|.npy")
+    kernel.add_argument("--kind", choices=("auto", "motion", "defocus", "general"), default="auto")
+    kernel.add_argument("--max-size", type=int, default=35, metavar="PX", help="largest kernel side (default 35)")
+    kernel.add_argument("--overwrite", action="store_true")
+
     commands.add_parser("info", help="versions, devices and models")
     gui = commands.add_parser("gui", help="open the window (the default with no command)")
     gui.add_argument("file", nargs="?", help="a photo to open")
@@ -48,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             from app.cli.info_cmd import run_info
 
             return run_info()
-        if args.command == "denoise":
-            return run_denoise(args, parser)
+        if args.command in ("denoise", "deblur"):
+            return run_restore(args, parser)
+        if args.command == "kernel":
+            from app.cli.kernel_cmd import run_kernel
+
+            return run_kernel(args, parser)
         from app.gui.app import run_gui
 
         return run_gui(getattr(args, "file", None))
@@ -58,9 +91,29 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    """RestoreSettings for the command; a bad kernel spec or file is a usage error, caught before any file."""
+    from app.pipeline.operations import RestoreSettings
+
+    if args.command == "deblur":
+        spec = args.kernel.strip()
+        if spec.lower() != "auto":
+            from app.physics.kernels import kernel_from_spec
+
+            try:
+                kernel_from_spec(spec)
+            except PhotomendError as error:
+                parser.exit(EXIT_USAGE, f"photomend: error: --kernel: {error}\n")
+        return RestoreSettings(operation="deblur", device=args.device, precision=args.precision, tile=args.tile,
+                               strength=args.strength, noise_level=args.noise_level, kernel_spec=spec,
+                               deblur_method=args.method, iterations=args.iterations)
+    return RestoreSettings(operation="denoise", model=args.model, device=args.device, precision=args.precision,
+                           tile=args.tile, strength=args.strength, noise_level=args.noise_level)
+
+
+def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from app.pipeline.inputs import plan_outputs
-    from app.pipeline.operations import EngineCache, RestoreSettings, operation_for
+    from app.pipeline.operations import EngineCache, operation_for
     from app.pipeline.process_file import OutputOptions, process_file
     from models.errors import ModelWeightsError
 
@@ -69,18 +122,18 @@ def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             [Path(p) for p in args.inputs],
             output=Path(args.output) if args.output else None,
             recursive=args.recursive,
-            suffix="_denoised",
+            suffix={"denoise": "_denoised", "deblur": "_deblurred"}[args.command],
             fmt=args.format,
             overwrite=args.overwrite,
         )
     except PhotomendError as error:
         parser.exit(EXIT_USAGE, f"photomend: error: {error}\n")
     progress = ProgressLine(len(items), quiet=args.quiet)
-    settings = RestoreSettings(operation="denoise", model=args.model, device=args.device, precision=args.precision,
-                               tile=args.tile, strength=args.strength, noise_level=args.noise_level)
+    settings = _settings_from_args(args, parser)
     cache = EngineCache(notify=lambda text: progress.message(f"note: {text}"))
     try:
-        cache.denoiser(settings)  # load the model and check the device before the first file
+        # Load the model and check the device before the first file.
+        cache.deblurrer(settings) if args.command == "deblur" else cache.denoiser(settings)
     except (PhotomendError, KeyError) as error:
         parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
     except ModelWeightsError as error:
@@ -103,8 +156,13 @@ def run_denoise(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             outcome = process_file(item, operation, options, progress=progress.tiles)
         except CancelledError:
             return EXIT_INTERRUPTED
+        if outcome.ok and getattr(args, "save_kernel", None):
+            from app.cli.kernel_cmd import save_kernel_for
+
+            note = save_kernel_for(outcome.details.get("kernel"), Path(args.save_kernel), item.source, len(items) > 1)
+            progress.message(note)
         if outcome.ok:
-            sigma = outcome.details.get("sigma", 0.0)
+            sigma = outcome.details.get("sigma") or 0.0
             estimated = outcome.details.get("estimated_sigma")
             level = f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set"
             progress.message(

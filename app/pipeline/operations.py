@@ -81,19 +81,19 @@ def restore_with_settings(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Restore a whole photo; returns the pixels and what was done (for reports)."""
     if settings.operation == "deblur":
-        from app.physics.kernels import kernel_from_spec
-
+        kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
         kwargs: dict[str, Any] = {}
         if settings.iterations is not None:
             kwargs["iterations"] = settings.iterations
         result = cache.deblurrer(settings).deblur(
-            rgb, kernel_from_spec(settings.kernel_spec), method=settings.deblur_method,
+            rgb, kernel, method=settings.deblur_method,
             noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
             progress=progress, cancelled=cancelled, **kwargs,
         )
         details = {"device": str(getattr(result, "device", settings.device)), "tile": result.tile,
                    "precision": settings.precision, "messages": list(result.messages),
-                   "sigma": getattr(result, "noise_level", None), "estimated_sigma": None}
+                   "sigma": result.noise_level, "estimated_sigma": result.noise_level if result.estimated else None,
+                   "kernel": kernel, "kernel_estimate": estimate}
         return result.pixels, details
     result = cache.denoiser(settings).denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
@@ -103,6 +103,18 @@ def restore_with_settings(
                "device": result.device, "tile": result.tile, "precision": result.precision,
                "messages": result.messages}
     return result.pixels, details
+
+
+def kernel_for(spec: str, rgb: np.ndarray, cancelled: Cancelled | None = None) -> tuple[np.ndarray, Any]:
+    """The kernel a spec names; 'auto' estimates it from this photo (blind), per photo."""
+    if spec.strip().lower() == "auto":
+        from app.algorithms.blind import estimate_kernel
+
+        estimate = estimate_kernel(rgb, cancelled=cancelled)
+        return estimate.kernel, estimate
+    from app.physics.kernels import kernel_from_spec
+
+    return kernel_from_spec(spec), None
 
 
 def operation_for(cache: EngineCache, settings: RestoreSettings) -> RestoreFunction:
