@@ -66,7 +66,9 @@ def test_grey_photo_runs_as_three_equal_channels(cbsd68: Path, denoiser: Denoise
     grey = load_rgb(sorted(cbsd68.glob("*.png"))[2])[:128, :128].mean(axis=2, keepdims=True)
     noisy = np.repeat(_noisy(grey, 15, 4), 3, axis=2)
     out = denoiser.denoise(noisy, noise_level=15).pixels
-    assert np.abs(out[..., 0] - out[..., 1]).max() < 0.02
+    # The colour model sees three equal channels, so it keeps them (nearly) equal; the writer
+    # averages them back into one grey channel.
+    assert np.abs(out[..., 0] - out[..., 1]).mean() < 0.003
     assert psnr(out[..., 0], grey[..., 0]) > psnr(noisy[..., 0], grey[..., 0]) + 5
 
 

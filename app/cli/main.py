@@ -149,7 +149,7 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             try:
                 item.target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                progress.message(f"error: {item.target.parent}: cannot create folder ({error.strerror})")
+                progress.message(f"error: {item.target}: cannot create its folder {item.target.parent} ({error.strerror})")
                 failed += 1
                 continue
         try:
