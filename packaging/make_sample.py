@@ -14,3 +14,8 @@ noisy = simulate_preset(clean, 'iso3200', jpeg_quality=None, rng=np.random.defau
 cv2.imwrite('resources/samples/astronaut_noisy.jpg', np.round(noisy[:, :, ::-1] * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 92])
 cv2.imwrite('resources/samples/astronaut_clean.png', np.round(clean[:, :, ::-1] * 255).astype(np.uint8))
 print('ok')
+from app.physics.blur import blur
+from app.physics.kernels import motion_kernel
+blurred = blur(clean, motion_kernel(21, 30), mode="same") + np.random.default_rng(7).standard_normal(clean.shape).astype(np.float32) * 1.5 / 255
+cv2.imwrite('resources/samples/astronaut_blurred.jpg', np.round(np.clip(blurred, 0, 1)[:, :, ::-1] * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+print('blurred ok')

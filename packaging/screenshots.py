@@ -64,15 +64,23 @@ def main() -> int:
 
     def after_denoise() -> None:
         window.view.zoom_to(2.0, window.view.rect().center().toPointF())
+        settings.setValue("test/auto_discard", True)
         QTimer.singleShot(300, lambda: (shot("split_denoise.png"), deblur()))
 
     def deblur() -> None:
+        from app.gui.resources import blurred_sample_path
+
+        window.open_path(blurred_sample_path())
+        wait_then(lambda: window.photo is not None and window.photo.source == blurred_sample_path()
+                  and window.noise_sigma is not None, deblur_settings)
+
+    def deblur_settings() -> None:
         panel = window.panel
         panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
         panel.motion_length.setValue(21)
         panel.motion_angle.setValue(30)
-        window._schedule_preview("deblur", True)
-        wait_then(lambda: window.view._patch is not None and not window.worker.is_busy(), final)
+        window.apply("deblur")
+        wait_then(lambda: window.history.is_modified() and window.current_job is None, final, timeout_ms=600000)
 
     def final() -> None:
         shot("deblur_kernel.png")

@@ -21,7 +21,7 @@ from app.gui.control_panel import ControlPanel
 from app.gui.export_dialog import ExportDialog, ExportOptions, default_export_path
 from app.gui.history import History
 from app.gui.qt_images import to_qimage
-from app.gui.resources import icon, sample_photo_path
+from app.gui.resources import blurred_sample_path, icon, sample_photo_path
 from app.gui.tasks import EngineCache, Job, RestoreSettings, restore_region, restore_with_settings
 from app.gui.worker import WorkerClient
 from app.errors import PhotomendError
@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self._action("Open &Sample Photo", self.open_sample))
+        file_menu.addAction(self._action("Open Sample Photo (&blurred)", lambda: self.open_path(blurred_sample_path())))
         file_menu.addAction(self._action("Add Files to &Batch...", self._batch_add_files, "Ctrl+Shift+O"))
         file_menu.addAction(self._action("Add &Folder to Batch...", self._batch_add_folder))
         file_menu.addSeparator()
@@ -307,7 +308,7 @@ class MainWindow(QMainWindow):
         self.status_labels["noise"].setText("noise: estimating...")
         self.status_labels["time"].setText("")
         self.statusBar().showMessage(f"Opened {path}", 4000)
-        if path != sample_photo_path():
+        if path not in (sample_photo_path(), blurred_sample_path()):
             self._remember_recent(path)
         self._estimate_noise()
         self._update_actions()

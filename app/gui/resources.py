@@ -23,6 +23,11 @@ def sample_photo_path() -> Path:
     return resources_dir() / "samples" / "astronaut_noisy.jpg"
 
 
+def blurred_sample_path() -> Path:
+    """The deblurring sample: the same photo with a 21 px motion blur at 30 degrees."""
+    return resources_dir() / "samples" / "astronaut_blurred.jpg"
+
+
 def sample_clean_path() -> Path:
     return resources_dir() / "samples" / "astronaut_clean.png"
 
