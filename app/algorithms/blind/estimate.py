@@ -1,0 +1,294 @@
+"""``--kernel auto``: estimate the blur kernel of a photo, with parametric fits and a confidence.
+
+Pipeline (see the module notes of :mod:`.multiscale`, :mod:`.parametric`):
+
+1. luminance, and for a large photo the most textured ``CROP_SIDE`` x ``CROP_SIDE`` window (the
+   blur is estimated at full resolution on that crop, so a 24 MP photo costs what a 640 px
+   one does);
+2. a general kernel, coarse to fine, on a canvas a little larger than ``max_size`` (the kernel
+   is kept centred on its centroid, which needs room on the long side of an asymmetric path);
+3. motion and defocus fits of that kernel (:mod:`.parametric`);
+4. the kind: each candidate's blind energy ``min_x ||k * x - b||^2 + lambda ||grad x||_0`` (the
+   objective the alternation minimises, with a latent re-solved for that kernel); a parametric
+   kernel wins when its energy is no higher than the general one's and it resembles the general
+   kernel -- then two numbers are more trustworthy than a thousand, and the user gets a spec;
+5. the confidence (0..1): whether kernels solved from the two halves of the crop agree and
+   whether the alternation had converged (see :func:`confidence_from_features`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from app.algorithms.blind.kernel_solve import centre_kernel, clean_kernel, solve_kernel, taper_window
+from app.algorithms.blind.latent import (
+    fft2,
+    gradients,
+    ifft2_real,
+    kernel_otf,
+    l0_latent,
+    luminance,
+    periodic_pad,
+    textured_window,
+)
+from app.algorithms.blind.multiscale import MultiscaleResult, MultiscaleSettings, estimate_general
+from app.algorithms.blind.parametric import ParametricFit, fit_defocus, fit_motion
+from app.errors import PhotomendError
+from app.physics.kernels import as_kernel
+
+KINDS = ("auto", "motion", "defocus", "general")
+CROP_SIDE = 640
+"""Largest crop (px) the kernel is estimated on: 2.6x the edges of a CBSD68 photo, ~seconds."""
+CANVAS_FACTOR = 1.25
+"""Estimation canvas = this x max_size: room for the centroid-centred kernel of an asymmetric path."""
+ENERGY_SIDE = 480
+"""The kinds are compared on (at most) this central part of the crop: a CBSD68 photo's size."""
+PARAMETRIC_TOLERANCE = 0.0
+"""A parametric kernel is chosen when its blind energy is within this fraction of the general one's..."""
+PARAMETRIC_MISMATCH = 0.25
+"""...and it looks like the general kernel (relative squared difference, smoothed) at least this well."""
+
+
+class BlindEstimationError(PhotomendError):
+    """The kernel cannot be estimated from this input (too small, flat, wrong settings)."""
+
+
+@dataclass(frozen=True)
+class KernelEstimate:
+    """An estimated blur kernel and how far to trust it.
+
+    ``kernel``: float32, odd square, >= 0, sum 1 (the conventions of app.physics.kernels).
+    ``kind``: 'motion', 'defocus' or 'general'. ``params``: {'length', 'angle'} for motion,
+    {'radius'} for defocus, {} for general. ``confidence``: 0..1. ``spec``: the kernel as a
+    spec string ('motion:14.8,31.2') when parametric, else None. ``details``: diagnostics
+    (energies of every candidate, fits, crop, confidence parts) for logs and benchmarks.
+    """
+
+    kernel: np.ndarray
+    kind: str
+    params: dict
+    confidence: float
+    spec: str | None
+    details: dict = field(default_factory=dict, compare=False)
+
+
+def _odd_at_least(value: float) -> int:
+    """Smallest odd integer >= value (and >= 3)."""
+    side = max(3, int(math.ceil(value)))
+    return side if side % 2 else side + 1
+
+
+def _checked_inputs(rgb: np.ndarray, max_size: int, kind: str) -> tuple[np.ndarray, int]:
+    """Validate the arguments; returns (luminance, odd max_size) or raises a one-line error."""
+    if kind not in KINDS:
+        raise BlindEstimationError(f"unknown kernel kind {kind!r} for estimation (use {', '.join(KINDS)})")
+    try:
+        size = int(max_size)
+    except (TypeError, ValueError):
+        raise BlindEstimationError(f"kernel size {max_size!r} is not a whole number") from None
+    if size < 3 or size > 201:
+        raise BlindEstimationError(f"kernel size {size} px is out of range (use 3 to 201)")
+    size = size if size % 2 else size + 1
+    data = np.asarray(rgb)
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (1, 3, 4)):
+        raise BlindEstimationError(f"expected an RGB image (HxWx3), got an array of shape {data.shape}")
+    luma = luminance(data.astype(np.float32, copy=False))
+    if not np.isfinite(luma).all():
+        raise BlindEstimationError("the image contains NaN or infinite values")
+    rows, cols = luma.shape
+    needed = 2 * size + 16
+    if min(rows, cols) < needed:
+        raise BlindEstimationError(
+            f"image ({cols}x{rows} px) is too small to estimate a blur kernel of up to {size} px: "
+            f"it needs at least {needed} px on each side (use a smaller kernel size)"
+        )
+    return luma, size
+
+
+@dataclass(frozen=True)
+class EnergyGrid:
+    """A (sub-)crop prepared for :func:`map_energy`: padded periodically, with its taper window."""
+
+    grid: np.ndarray
+    window: np.ndarray
+    weight: float
+
+    @classmethod
+    def from_crop(cls, crop: np.ndarray, canvas: int, weight: float, side: int = ENERGY_SIDE) -> "EnergyGrid":
+        """The central ``side`` x ``side`` part of the crop (energies are relative, so a part will do)."""
+        rows, cols = crop.shape
+        top, left = max(0, (rows - side) // 2), max(0, (cols - side) // 2)
+        part = crop[top : top + side, left : left + side]
+        grid, offset = periodic_pad(part, canvas + 8)
+        window = taper_window(grid.shape, (offset, offset, part.shape[0], part.shape[1]), canvas)
+        return cls(grid, window, weight)
+
+
+def map_energy(kernel: np.ndarray, energy_grid: EnergyGrid) -> float:
+    """min_x ||k * x - b||^2 + lambda ||grad x||_0 (HQS latent, tapered crop): the blind objective.
+
+    Why: comparing kernels by the residual against the *general* kernel's latent always favours
+    the general kernel (the latent was fitted to it); re-solving the latent for each candidate
+    and adding the sparsity cost compares them on equal terms.
+    """
+    taps = kernel.astype(np.float32)
+    grid, window, weight = energy_grid.grid, energy_grid.window, energy_grid.weight
+    latent = l0_latent(grid, taps, weight)
+    predicted = ifft2_real(fft2(latent) * kernel_otf(taps, latent.shape))
+    diff = (predicted - grid) * window
+    gx, gy = gradients(latent)
+    count = float(((gx * gx + gy * gy > 0) * window).sum())
+    return float(np.dot(diff.ravel(), diff.ravel())) + weight * count
+
+
+def kernel_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised correlation (0..1) of two same-canvas kernels: a stability measure."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0 or nb == 0:
+        return 0.0
+    return max(0.0, float((a * b).sum()) / (na * nb))
+
+
+def split_agreement(result: MultiscaleResult, settings: MultiscaleSettings) -> float:
+    """Similarity (0..1) of the kernels solved from the left and right halves of the crop alone.
+
+    Why: a kernel pinned down by plenty of edges comes out the same from either half; one that
+    rests on a few ambiguous edges (or on noise) does not. Only two small kernel solves with the
+    final latent gradients, so it is cheap.
+    """
+    side = result.kernel.shape[0]
+    cols = result.latent_grads[0].shape[1]
+    inside = np.nonzero(result.window.max(axis=0) > 0)[0] if result.window is not None else np.arange(cols)
+    middle = int((inside[0] + inside[-1]) // 2) if inside.size else cols // 2
+    ramp = np.clip((np.arange(cols) - (middle - side)) / (2.0 * side), 0.0, 1.0).astype(np.float32)
+    kernels = []
+    for weight in (1.0 - ramp, ramp):
+        latent = tuple(g * weight[None, :] for g in result.latent_grads)
+        blurred = tuple(g * weight[None, :] for g in result.blurred_grads)
+        raw = solve_kernel(latent, blurred, side, settings.gamma, start=result.kernel, sparsity=settings.sparsity)
+        smooth = cv2.GaussianBlur(clean_kernel(raw, settings.peak_fraction), (0, 0), 1.0)
+        kernels.append(smooth)
+    return kernel_similarity(kernels[0], kernels[1])
+
+
+def confidence_features(result: MultiscaleResult, kernel: np.ndarray, settings: MultiscaleSettings) -> dict[str, float]:
+    """The measurements the confidence is made of (kept in ``details`` for calibration)."""
+    weights = kernel[kernel > 0]
+    effective = 1.0 / float((weights * weights).sum()) if weights.size else 1.0  # participation count
+    return {
+        "stability": kernel_similarity(result.kernel, result.previous),
+        "split_agreement": split_agreement(result, settings),
+        "effective_pixels": effective,
+        "canvas": float(kernel.shape[0]),
+    }
+
+
+def confidence_from_features(features: dict[str, float]) -> float:
+    """0..1 trust in the kernel from :func:`confidence_features`.
+
+    * split_agreement: the two half-crop kernels agree (0.6 -> 0, 0.9 -> 1): enough edges;
+    * stability: the last two alternations barely moved (squared, so 0.9 -> 0.81).
+
+    A sharp photo gives a near-delta kernel with a high confidence: "no blur" is then the
+    trustworthy answer.
+    """
+    agreement = float(np.clip((features["split_agreement"] - 0.6) / 0.3, 0.0, 1.0))
+    stable = float(np.clip(features["stability"], 0.0, 1.0)) ** 2
+    return float(np.clip(agreement * stable, 0.0, 1.0))
+
+
+def _trim(kernel: np.ndarray, max_size: int) -> np.ndarray:
+    """Centre on the centroid, then cut to at most max_size (shifting only as far as needed to keep the mass)."""
+    kernel = centre_kernel(np.asarray(kernel, np.float64))
+    side = kernel.shape[0]
+    rows, cols = np.nonzero(kernel > 0)
+    if rows.size == 0:
+        return np.ones((1, 1))
+    c = side // 2
+    reach = int(max(np.abs(rows - c).max(), np.abs(cols - c).max()))
+    if 2 * reach + 1 <= max_size:
+        return kernel[c - reach : c + reach + 1, c - reach : c + reach + 1]
+    half = max_size // 2
+    # Slide the window as little as possible from the centroid so it holds the support's extent.
+    top = min(max(c - half, rows.max() - max_size + 1), rows.min())
+    left = min(max(c - half, cols.max() - max_size + 1), cols.min())
+    top = int(np.clip(top, 0, side - max_size))
+    left = int(np.clip(left, 0, side - max_size))
+    return kernel[top : top + max_size, left : left + max_size]
+
+
+def _spec(fit: ParametricFit) -> str:
+    """'motion:L,A' or 'defocus:R' with short numbers."""
+    if fit.kind == "motion":
+        return f"motion:{fit.params['length']:g},{fit.params['angle']:g}"
+    return f"defocus:{fit.params['radius']:g}"
+
+
+def estimate_kernel(
+    rgb: np.ndarray,
+    *,
+    max_size: int = 35,
+    kind: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    settings: MultiscaleSettings | None = None,
+) -> KernelEstimate:
+    """Estimate the blur kernel of ``rgb`` (float32 HxWx3 in [0, 1]) for ``--kernel auto``.
+
+    ``max_size``: the largest blur (px) to look for; the returned kernel is at most that wide.
+    ``kind``: 'auto' chooses between a general kernel and the motion/defocus fits; 'motion',
+    'defocus' force a parametric result; 'general' skips the fits. ``progress(done, total)``
+    and ``cancelled()`` follow the engine's conventions (cancel raises CancelledError).
+    """
+    luma, size = _checked_inputs(rgb, max_size, kind)
+    settings = settings or MultiscaleSettings()
+    top, left = textured_window(luma, CROP_SIDE)
+    crop = luma[top : top + CROP_SIDE, left : left + CROP_SIDE]
+    if float(crop.std()) < 1e-4:
+        raise BlindEstimationError("the image is flat (no edges), so its blur cannot be estimated")
+    canvas = _odd_at_least(size * CANVAS_FACTOR)
+    result = estimate_general(crop, canvas, settings, progress=progress, cancelled=cancelled)
+    general = result.kernel
+    fits: dict[str, ParametricFit] = {}
+    if kind in ("auto", "motion"):
+        fits["motion"] = fit_motion(general, max_length=size)
+    if kind in ("auto", "defocus"):
+        fits["defocus"] = fit_defocus(general, max_radius=size / 2.0)
+    energies: dict[str, float] = {}
+    if kind == "auto":
+        energy_grid = EnergyGrid.from_crop(crop, canvas, result.weight)
+        energies = {name: map_energy(fit.kernel, energy_grid) for name, fit in fits.items()}
+        energies["general"] = map_energy(general, energy_grid)
+
+    if kind == "general":
+        chosen = "general"
+    elif kind in ("motion", "defocus"):
+        chosen = kind
+    else:
+        chosen = "general"
+        best_param = min(fits, key=lambda name: energies[name])
+        close = energies[best_param] <= energies["general"] * (1.0 + PARAMETRIC_TOLERANCE)
+        if close and fits[best_param].mismatch <= PARAMETRIC_MISMATCH:
+            chosen = best_param
+    if chosen == "general":
+        final, params, spec = general, {}, None
+    else:
+        fit = fits[chosen]
+        final, params, spec = fit.kernel, dict(fit.params), _spec(fit)
+    parts = confidence_features(result, final, settings)
+    confidence = confidence_from_features(parts)
+    kernel = as_kernel(_trim(final, size), "estimated kernel")
+    details = {
+        "crop": (top, left, crop.shape[0], crop.shape[1]),
+        "canvas": canvas,
+        "general_kernel": general,
+        "energies": energies,
+        "fits": {name: {"params": fit.params, "mismatch": fit.mismatch} for name, fit in fits.items()},
+        **parts,
+    }
+    return KernelEstimate(kernel, chosen, params, confidence, spec, details)

@@ -1,0 +1,405 @@
+"""Deblur a float RGB photo with a known kernel: the one entry point for the CLI, batch and window.
+
+Methods:
+
+* ``"deep"``: plug-and-play half-quadratic splitting with FFDNet as the prior
+  (:mod:`app.algorithms.dpir`), the quality method;
+* ``"wiener"``: Wiener/Tikhonov with a gradient prior (:mod:`app.algorithms.wiener`), for
+  instant previews.
+
+Both treat the photo as the *valid* part of the blurred scene (no ringing from the borders) and
+both run tile by tile (:class:`~app.engine.tiling.TiledRunner`) so a 24-megapixel photo fits in
+bounded memory: each tile, with a context margin of about three kernel widths, is deconvolved on
+its own and the cores are blended. Tiles that touch the photo's edge are *not* deconvolved
+against the mirrored context the tiler adds there: a small position code passed as the tiler's
+noise map tells each tile which of its pixels are real, and the rest is treated as unknown, the
+same way the photo's own border is, so tiled and whole-image runs agree.
+
+Strength (0..100) maps onto the result like this:
+
+* 0: the photo is returned unchanged (nothing is run);
+* 0 < s < 50: the default result mixed with the input, ``y + (s / 50) (x - y)``: a gentler look;
+* 50: the default: the given (or estimated) noise level sets the regularisation;
+* 50 < s <= 100: less regularisation, for a crisper (and noisier) result: the noise level used
+  by the solver is multiplied by ``2 ** (-(s - 50) / 25)`` (a quarter at 100); for Wiener the
+  balance is multiplied by the square of that factor.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from app.algorithms.dpir import DpirSettings, dpir_deconvolve
+from app.algorithms.wiener import default_balance, wiener_deconvolve
+from app.engine.strength import DEFAULT_STRENGTH, validate_strength
+from app.engine.tiling import TiledRunner, is_out_of_memory, plan_tiles
+from app.errors import PhotomendError
+from app.physics.kernels import as_kernel, check_kernel_fits
+
+DEFAULT_MODEL = "ffdnet-color"
+METHODS = ("deep", "wiener")
+DEFAULT_ITERATIONS = 8
+MAX_ITERATIONS = 100
+MAX_NOISE_LEVEL = 75.0  # FFDNet's range, 0-255 scale
+TILE_OVERLAP = 16
+AUTO_TILE_RANGE = (512, 1024)
+WIENER_AUTO_TILE = 1024
+ENSEMBLES = (1, 2, 4, 8)
+
+
+def deblur_margin(kernel_side: int) -> int:
+    """Context around each tile: the blur reach plus room for the deconvolution's long tails."""
+    return 3 * int(kernel_side) + 32
+
+
+@dataclass
+class DeblurResult:
+    """Deblurred pixels and what was done, for status bars, logs and benchmarks."""
+
+    pixels: np.ndarray
+    seconds: float
+    tile: int  # tile side used (0 = whole image)
+    method: str
+    noise_level: float  # 0-255, the level the solver used before strength
+    estimated: bool  # whether noise_level was estimated from the photo
+    device: str
+    precision: str
+    messages: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _position_code(height: int, width: int) -> np.ndarray:
+    """uint8 map (row mod 3, col mod 3): survives tiling, and shows where the tiler mirrored pixels.
+
+    Mirroring maps a row just outside the photo onto a row of a different residue mod 3, so the
+    first mirrored row of a tile never carries the code its position would.
+    """
+    rows = (np.arange(height) % 3).astype(np.uint8)[:, None] * np.uint8(3)
+    cols = (np.arange(width) % 3).astype(np.uint8)[None, :]
+    return rows + cols
+
+
+def _genuine_span(codes: np.ndarray) -> slice:
+    """The run of positions around the centre whose mod-3 code continues the centre's sequence."""
+    length = codes.shape[0]
+    centre = length // 2
+    expected = (codes[centre] + np.arange(length) - centre) % 3
+    good = codes == expected
+    start = centre
+    while start > 0 and good[start - 1]:
+        start -= 1
+    end = centre + 1
+    while end < length and good[end]:
+        end += 1
+    return slice(start, end)
+
+
+def genuine_region(code_tile: np.ndarray | None, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Rows and columns of a tile that are real photo pixels (the rest was mirrored by the tiler)."""
+    if code_tile is None:
+        return slice(0, shape[0]), slice(0, shape[1])
+    centre_row = code_tile[code_tile.shape[0] // 2]
+    centre_col = code_tile[:, code_tile.shape[1] // 2]
+    return _genuine_span(centre_col // 3), _genuine_span(centre_row % 3)
+
+
+def mad_noise_sigma(rgb: np.ndarray) -> float:
+    """White-noise sigma (0-255) from the finest diagonal Haar band: a fallback estimator."""
+    grey = rgb.mean(axis=2) if rgb.ndim == 3 else rgb
+    h, w = (grey.shape[0] // 2) * 2, (grey.shape[1] // 2) * 2
+    g = grey[:h, :w].astype(np.float64)
+    band = (g[0::2, 0::2] - g[0::2, 1::2] - g[1::2, 0::2] + g[1::2, 1::2]) / 2.0
+    return float(np.median(np.abs(band)) / 0.6745 * 255.0)
+
+
+def estimate_noise_level(rgb: np.ndarray) -> tuple[float, str]:
+    """Noise level (0-255) of the blurred photo: the project's estimator when present, else MAD."""
+    try:
+        from app.noise.estimate import estimate_noise  # type: ignore[attr-defined]
+    except ImportError:
+        estimate_noise = None
+    if estimate_noise is not None:
+        try:
+            return float(estimate_noise(rgb).sigma), "estimated"
+        except Exception:  # noqa: BLE001 - an estimator failure must not stop deblurring
+            pass
+    return mad_noise_sigma(rgb), "estimated (MAD)"
+
+
+def _as_float_image(rgb: np.ndarray) -> np.ndarray:
+    """The photo as float32 HxW / HxWxC in [0, 1]; bad input is a one-line PhotomendError."""
+    data = np.asarray(rgb)
+    if data.dtype == object or not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)):
+        raise PhotomendError(f"image has {data.dtype} values, not numbers")
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (1, 3, 4)):
+        raise PhotomendError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {data.shape}")
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        raise PhotomendError(f"image of {data.shape[1]}x{data.shape[0]} px is too small to deblur")
+    if np.issubdtype(data.dtype, np.integer):
+        return data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)
+    data = data.astype(np.float32, copy=False)
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise PhotomendError(f"image contains {bad} NaN or infinite value(s)")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Deblurrer
+# --------------------------------------------------------------------------------------------
+
+
+class Deblurrer:
+    """Non-blind deblurring bound to a device; the denoiser prior loads once, on first 'deep' use."""
+
+    def __init__(
+        self,
+        device: str = "auto",
+        precision: str = "fp32",
+        *,
+        model: str = DEFAULT_MODEL,
+        settings: DpirSettings | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        from app.engine.device import resolve_device, resolve_precision
+
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.model = model
+        self.settings = settings or DpirSettings()
+        self.notify = notify or (lambda message: None)
+        self._runner = None
+
+    @property
+    def runner(self):  # -> ModelRunner
+        """The FFDNet runner (loaded lazily: Wiener previews never pay for the model)."""
+        if self._runner is None:
+            from app.engine.runner import ModelRunner
+
+            self._runner = ModelRunner(self.model, self.device, self.precision)
+        return self._runner
+
+    def deblur(
+        self,
+        rgb: np.ndarray,
+        kernel: np.ndarray,
+        *,
+        method: str = "deep",
+        noise_level: float | None = None,
+        iterations: int = DEFAULT_ITERATIONS,
+        strength: float = DEFAULT_STRENGTH,
+        tile: int | None = None,
+        ensemble: int | None = None,
+        balance: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> DeblurResult:
+        """Deblur ``rgb`` (HxW[xC] float in [0, 1]) blurred by ``kernel`` (the point-spread function).
+
+        ``noise_level`` is on the 0-255 scale (None: estimate it). ``iterations`` and ``ensemble``
+        (flips/rotations averaged in the last half of the iterations: 1, 2, 4 or 8; None = the
+        settings' default) apply to 'deep'; ``balance`` overrides Wiener's regularisation weight.
+        ``tile``: None = automatic, 0 = whole image, else the tile side in pixels (>= 64).
+        Returns float32 in [0, 1], the same shape as the input.
+        """
+        started = time.perf_counter()
+        messages: list[str] = []
+        if method not in METHODS:
+            raise PhotomendError(f"unknown deblurring method {method!r} (use {' or '.join(METHODS)})")
+        image = _as_float_image(rgb)
+        kernel = as_kernel(kernel, "blur kernel")
+        check_kernel_fits(kernel, image.shape)
+        strength = validate_strength(strength)
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or not 1 <= iterations <= MAX_ITERATIONS:
+            raise PhotomendError(f"iterations {iterations!r} is out of range (use 1 to {MAX_ITERATIONS})")
+        if ensemble is not None and ensemble not in ENSEMBLES:
+            raise PhotomendError(f"ensemble {ensemble!r} is not supported (use 1, 2, 4 or 8)")
+        if balance is not None and not (math.isfinite(float(balance)) and float(balance) >= 0):
+            raise PhotomendError(f"balance {balance!r} must be a finite number >= 0")
+        if tile is not None and (int(tile) < 0 or 0 < int(tile) < 64):
+            raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
+
+        estimated = noise_level is None
+        if noise_level is None:
+            level, how = estimate_noise_level(image[..., :3] if image.ndim == 3 else image)
+            level = min(MAX_NOISE_LEVEL, max(0.0, level))
+            messages.append(f"noise level {how}: {level:.2f}")
+        else:
+            level = float(noise_level)
+            if not (math.isfinite(level) and 0.0 <= level <= MAX_NOISE_LEVEL):
+                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to {MAX_NOISE_LEVEL:g}, or auto)")
+
+        if strength == 0:
+            pixels = image.copy()
+            tile_side = 0
+        else:
+            factor = 2.0 ** (-(strength - DEFAULT_STRENGTH) / 25.0) if strength > DEFAULT_STRENGTH else 1.0
+            solver_sigma = level * factor / 255.0
+            colour, alpha, grey = self._split_channels(image, method)
+            tile_side = self._tile_side(tile, colour.shape, kernel, method)
+            settings = replace(self.settings, iterations=int(iterations))
+            if ensemble is not None:
+                settings = replace(settings, ensemble=int(ensemble), ensemble_last=max(settings.ensemble_last, 1) if ensemble > 1 else 0)
+            if balance is not None:
+                wiener_balance = float(balance) * factor * factor
+            else:
+                wiener_balance = default_balance(level / 255.0) * factor * factor
+            restored = self._run(
+                colour, kernel, method, solver_sigma, wiener_balance, settings, tile_side, progress, cancelled, messages
+            )
+            if strength < DEFAULT_STRENGTH:
+                mix = np.float32(strength / DEFAULT_STRENGTH)
+                restored = colour + mix * (restored - colour)
+            np.clip(restored, 0.0, 1.0, out=restored)
+            pixels = self._join_channels(restored, alpha, grey, image)
+        for message in messages:
+            self.notify(message)
+        return DeblurResult(
+            pixels=pixels,
+            seconds=time.perf_counter() - started,
+            tile=tile_side,
+            method=method,
+            noise_level=level,
+            estimated=estimated,
+            device=str(self.device),
+            precision=self.precision,
+            messages=messages,
+        )
+
+    # ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _split_channels(image: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """(HxWx3 working image, alpha or None, grey?): FFDNet is a colour model, alpha is kept as is."""
+        alpha = None
+        if image.ndim == 3 and image.shape[2] == 4:
+            alpha = image[:, :, 3].copy()
+            image = image[:, :, :3]
+        grey = image.ndim == 2 or image.shape[2] == 1
+        if grey:
+            plane = image if image.ndim == 2 else image[:, :, 0]
+            # Wiener works per channel: one plane is enough; FFDNet needs three equal ones.
+            image = plane[:, :, None] if method == "wiener" else np.repeat(plane[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(image, dtype=np.float32), alpha, grey
+
+    @staticmethod
+    def _join_channels(restored: np.ndarray, alpha: np.ndarray | None, grey: bool, original: np.ndarray) -> np.ndarray:
+        """Back to the input's layout (grey planes averaged, alpha appended)."""
+        if grey:
+            plane = restored.mean(axis=2) if restored.shape[2] > 1 else restored[:, :, 0]
+            return np.ascontiguousarray(plane[:, :, None] if original.ndim == 3 else plane, dtype=np.float32)
+        if alpha is not None:
+            return np.ascontiguousarray(np.concatenate([restored, alpha[:, :, None]], axis=2), dtype=np.float32)
+        return restored.astype(np.float32, copy=False)
+
+    def _tile_side(self, tile: int | None, shape: tuple[int, ...], kernel: np.ndarray, method: str) -> int:
+        """0 (whole image) when the photo fits one tile; else the requested or automatic side."""
+        height, width = shape[:2]
+        if tile is None:
+            if method == "wiener":
+                side = WIENER_AUTO_TILE
+            else:
+                from app.engine.memory import auto_tile_size
+
+                side = auto_tile_size(self.device, self.precision, margin=deblur_margin(kernel.shape[0]))
+                side = max(AUTO_TILE_RANGE[0], min(AUTO_TILE_RANGE[1], side))
+                if self.device.type == "cuda":
+                    side = max(side, min(2048, auto_tile_size(self.device, self.precision, margin=deblur_margin(kernel.shape[0]))))
+        else:
+            side = int(tile)
+        # One tile (with no margin to waste) when the photo is hardly larger than a tile.
+        if side == 0 or (height <= side + 2 * deblur_margin(kernel.shape[0]) and width <= side + 2 * deblur_margin(kernel.shape[0])):
+            return 0
+        return side
+
+    def _run(
+        self,
+        colour: np.ndarray,
+        kernel: np.ndarray,
+        method: str,
+        sigma: float,
+        balance: float,
+        settings: DpirSettings,
+        tile_side: int,
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool] | None,
+        messages: list[str],
+    ) -> np.ndarray:
+        """Tiled (or whole) run of one method; out of GPU memory falls back to smaller tiles, then the CPU."""
+        height, width = colour.shape[:2]
+        margin = deblur_margin(kernel.shape[0])
+        multiple = 2
+        tiles = 1 if tile_side == 0 else len(plan_tiles(height, width, tile_side, TILE_OVERLAP, multiple))
+        per_tile = settings.denoiser_calls() if method == "deep" else 1
+        total = tiles * per_tile
+        done = [0]
+
+        def step() -> None:
+            done[0] = min(done[0] + 1, total)
+            if progress is not None:
+                progress(done[0], total)
+
+        if method == "deep":
+            runner = self.runner
+
+            def solve(observed: np.ndarray) -> np.ndarray:
+                return dpir_deconvolve(observed, kernel, runner, sigma, settings, step=step, cancelled=cancelled)
+
+        else:
+
+            def solve(observed: np.ndarray) -> np.ndarray:
+                out = wiener_deconvolve(observed, kernel, balance=balance)
+                step()
+                return out
+
+        def tile_function(tile: np.ndarray, code: np.ndarray | None) -> np.ndarray:
+            rows, cols = genuine_region(code, tile.shape[:2])
+            out = tile.copy()
+            out[rows, cols] = solve(np.ascontiguousarray(tile[rows, cols]))
+            return out
+
+        if progress is not None:
+            progress(0, total)
+        if tile_side == 0:
+            if cancelled is not None and cancelled():
+                from app.errors import CancelledError
+
+                raise CancelledError("cancelled")
+            return tile_function(colour, None)
+
+        def on_oom(side: int) -> None:
+            messages.append(f"out of memory on {self.device}: continuing with {side} px tiles")
+            if self.device.type == "cuda":
+                import torch
+
+                torch.cuda.empty_cache()
+
+        tiled = TiledRunner(
+            tile_function,
+            tile=tile_side,
+            margin=margin,
+            overlap=TILE_OVERLAP,
+            multiple=multiple,
+            cancelled=cancelled,
+            on_oom=on_oom,
+        )
+        code = _position_code(height, width)
+        try:
+            return tiled.run(colour, code)
+        except Exception as error:  # noqa: BLE001 - only a GPU out-of-memory is handled here
+            if not (method == "deep" and is_out_of_memory(error) and self.device.type != "cpu"):
+                raise
+            messages.append(f"{self.device} ran out of memory even with small tiles: falling back to the CPU")
+            self._runner = self.runner.on_cpu()
+            self.device = self._runner.device
+            self.precision = self._runner.precision
+            return self._run(colour, kernel, method, sigma, balance, settings, tile_side, progress, cancelled, messages)
