@@ -50,7 +50,9 @@ class CameraPreset:
 
 
 # Light / medium / heavy noise, in the range of the "Unprocessing" camera statistics
-# (Brooks et al., CVPR 2019: log-shot noise 1e-4..1.2e-2, read noise growing with it).
+# (Brooks et al., CVPR 2019: log-shot noise 1e-4..1.2e-2, read noise growing with it). On a mid-grey
+# (0.45) patch the sRGB noise std is about 3 / 8 / 20 (0-255) after JPEG 90 and 5 / 12 / 28 without;
+# the best FFDNet sigma on CBSD68 is about 6-11 / 13-25 / 28-55.
 CAMERA_PRESETS: dict[str, CameraPreset] = {
     "iso800": CameraPreset(shot=6e-4, read=4e-6, description="light noise, indoor daylight"),
     "iso3200": CameraPreset(shot=2.5e-3, read=4e-5, description="medium noise, dim interior"),
