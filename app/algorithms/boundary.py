@@ -8,14 +8,14 @@ factors, even for FFDNet's 2x2 grid) and the band around it is treated as *unkno
 
 * :func:`smooth_periodic_fill` gives a first guess for the band: a raised-cosine blend from one
   edge of the photo to the opposite one, so the grid has no jump where it wraps (the idea of Liu
-  & Jia's boundary wrapping, ICIP 2008).
-* every solver iteration then *refreshes* the band with the current sharp estimate blurred by k
-  (:meth:`PaddedGrid.merge`): the data term thus only constrains observed pixels. Repeating the
-  refresh converges to the exact masked least-squares solution (an EM iteration), which is the
-  model ``y = valid(k * x) + n`` with a sharp image ``x`` larger than ``y``.
+  & Jia's boundary wrapping, ICIP 2008);
+* :meth:`PaddedGrid.masked_solve` then solves the least-squares problem in which only observed
+  pixels are data (``y = valid(k * x) + n``, the sharp ``x`` larger than ``y``): a closed-form FFT
+  solve with the band filled by the current estimate blurred by k, followed by conjugate-gradient
+  steps (preconditioned by that same FFT solve) or by repeated band refreshes (an EM iteration).
 
-All arrays are float32 (spectra complex64) and the grid is only a kernel width larger than the
-photo (tile), so memory stays a small multiple of the tile size.
+All arrays are float32 (spectra complex64) and the grid is only a kernel width (plus a small
+guard band) larger than the photo or tile, so memory stays a small multiple of the tile size.
 """
 
 from __future__ import annotations
@@ -166,24 +166,21 @@ class PaddedGrid:
         full: np.ndarray | None = None,
         steps: int = 0,
         method: str = "cg",
-        band_weight: float = 0.0,
         tolerance: float = 0.0,
     ) -> np.ndarray:
-        """argmin_x ||W^1/2 (k * x - f)||^2 + <x - p, R (x - p)>; returns x on the grid (float32).
+        """argmin_x ||M (k * x - y)||^2 + <x - p, R (x - p)> on the grid (float32), M = observed pixels.
 
-        ``f`` is the observation on the whole grid: the photo inside, the current estimate blurred
-        by k in the band; ``W`` is 1 on observed pixels and ``band_weight`` in the band (0 = the
-        exact masked problem: only observed pixels count; 1 = the plain periodic solve). ``R`` is
-        diagonal in the Fourier domain: ``weight`` (a scalar rho for HQS, or lambda |D|^2 for
-        Tikhonov), ``p`` the prior image given by its spectrum (zero when None). The band of ``f``
-        is ``start_spectrum`` (default: the prior) blurred by k, unless ``full`` gives all of ``f``.
+        ``R`` is diagonal in the Fourier domain: ``weight`` (a scalar rho for HQS, or lambda |D|^2
+        for Tikhonov), ``p`` the prior image given by its spectrum (zero when None).
 
-        The first solve is the periodic one (W = 1); then ``steps`` iterations of ``"cg"``:
-        preconditioned conjugate gradients run in the Fourier domain (2 FFTs per step; the
-        preconditioner is the periodic solve ``(|K|^2 + R)^-1``), or ``"em"``: refresh the band
-        of ``f`` from the new estimate and solve again (4 FFTs per step; tends to the exact masked
-        solution, more slowly for small R). CG stops early once the preconditioned residual norm
-        has fallen below ``tolerance`` times its first value.
+        The first solve is the periodic closed form with the band of the observation filled by
+        ``start_spectrum`` (default: the prior) blurred by k, or taken from ``full`` (a whole
+        grid-sized observation). Then ``steps`` iterations of ``"cg"``: preconditioned conjugate
+        gradients run in the Fourier domain (2 FFTs per step; the preconditioner is the periodic
+        solve ``(|K|^2 + R)^-1``, exact away from the border), stopping early once the
+        preconditioned residual fell below ``tolerance`` times its first value; or ``"em"``:
+        refresh the band from the new estimate blurred by k and solve again (4 FFTs per step;
+        converges to the same solution, slowly when R is small).
         """
         ndim = observed.ndim
         otf, power = self.channel_otf(ndim)
@@ -210,7 +207,7 @@ class PaddedGrid:
             return numerator / denominator
 
         x_spectrum = periodic_solve(full_spectrum)
-        if steps <= 0 or band_weight >= 1.0:
+        if steps <= 0:
             return self.spatial(x_spectrum)
         if method == "em":
             for _ in range(steps):
@@ -220,23 +217,21 @@ class PaddedGrid:
         if method != "cg":
             raise ValueError(f"unknown masked solve method {method!r}")
 
-        band = np.float32(band_weight)
-
-        def weighted(image: np.ndarray) -> np.ndarray:
-            """W applied in place: observed pixels kept, the band scaled by band_weight."""
-            inner_part = image[inside].copy()
-            image *= band
-            image[inside] = inner_part
-            return image
+        def masked(image: np.ndarray) -> np.ndarray:
+            out = np.zeros_like(image)
+            out[inside] = image[inside]
+            return out
 
         def normal_operator(spectrum: np.ndarray) -> np.ndarray:
-            """(K^T W K + R) in the Fourier domain."""
-            out = self.spectrum(weighted(self.spatial(spectrum * otf)))
+            """(K^T M K + R) in the Fourier domain."""
+            out = self.spectrum(masked(self.spatial(spectrum * otf)))
             out *= conj_otf
             out += weight * spectrum
             return out
 
-        rhs = conj_otf * self.spectrum(weighted(full))
+        data = np.zeros(self.shape + observed.shape[2:], np.float32)
+        data[inside] = observed
+        rhs = conj_otf * self.spectrum(data)
         if prior_term is not None:
             rhs += prior_term
         residual = rhs - normal_operator(x_spectrum)

@@ -2,17 +2,22 @@
 
 Zhang et al., "Plug-and-Play Image Restoration with Deep Denoiser Prior" (TPAMI 2021). The model
 is ``y = valid(k * x) + n`` (see :mod:`app.algorithms.boundary`): the photo is the part of the
-blurred scene the sensor saw. Each iteration ``k`` alternates
+blurred scene the sensor saw, and the sharp image is estimated on a larger FFT grid. Each
+iteration ``k`` alternates
 
-* a data step solved in closed form with FFTs on a padded grid whose band is unknown and
-  refreshed from the current estimate: ``x = IFFT((conj(K) Y + rho_k Z) / (|K|^2 + rho_k))``;
+* a data step ``x = argmin ||M (k * x) - y||^2 + rho_k ||x - z||^2`` where ``M`` keeps only the
+  observed pixels: started from the closed-form FFT solve ``(conj(K) Y + rho_k Z) / (|K|^2 +
+  rho_k)`` with the unknown band filled by ``k * z``, then a few preconditioned conjugate-gradient
+  steps towards the exact masked solution (no ringing from the borders, and the border pixels
+  are not pulled towards made-up data);
 * a prior step ``z = FFDNet(x, sigma_k)``: the denoiser removes what the data step amplified.
 
-``sigma_k`` falls log-spaced from 49/255 to the noise level (floored), ``rho_k = c sigma^2 /
-sigma_k^2``. Geometric self-ensemble (flips/rotations of the grid, which keep FFDNet's 2x2 blocks
-as blocks because the grid sides are even) is used in two cheap ways: one transform per
-iteration, cycling through the 8 (free), and optionally the average of several transforms in the
-last iterations (costs one extra denoiser call per transform and iteration).
+``sigma_k`` falls log-spaced from 49/255 to the noise level (floored), ``rho_k = 0.23 sigma^2 /
+sigma_k^2`` (DPIR's schedule; variations of the constant, the start, the floor and the
+iteration count were measured and did not pay, see the benchmark notes). Each iteration runs the
+denoiser on one of the 8 flips/rotations of the grid, cycling (free; the grid sides are even, so
+FFDNet's 2x2 blocks stay blocks). Averaging several transforms per iteration is available but
+measured no gain with FFDNet here, so it is off by default.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ SIGMA_START = 49.0 / 255.0
 SIGMA_FLOOR = 0.255 / 255.0
 
 
+BOUNDARIES = ("masked", "refresh", "periodic")
+
+
 @dataclass(frozen=True)
 class DpirSettings:
     """Knobs of the HQS loop; the defaults are the tuned ones (see benchmarks/results/deblur.md)."""
@@ -42,19 +50,28 @@ class DpirSettings:
     sigma_floor: float = SIGMA_FLOOR  # lowest noise level used for the schedule (0-1 scale)
     rho_scale: float = 0.23  # rho_k = rho_scale * sigma^2 / sigma_k^2
     end_scale: float = 1.0  # the last denoiser strength is end_scale * sigma
-    refresh_steps: int = 24  # CG steps (or band refreshes) per data step, towards the exact masked solve
-    cycle_transforms: bool = True  # one of the 8 flips/rotations per iteration, cycling
-    ensemble: int = 1  # transforms averaged in the last ``ensemble_last`` iterations (1, 2, 4 or 8)
+    # Border model: "masked" = only observed pixels in the data term, solved by CG (the default);
+    # "refresh" = refresh the band from the estimate ``refresh_steps`` times per data step (EM);
+    # "periodic" = the band keeps its first smooth periodic fill (plain padding, for comparison).
+    boundary: str = "masked"
+    cg_steps: int = 16  # at most this many CG steps per data step ...
+    cg_tolerance: float = 0.01  # ... fewer once the residual fell by this factor
+    refresh_steps: int = 1
+    cycle_transforms: bool = True  # one of the 8 flips/rotations per iteration, cycling (free)
+    ensemble: int = 1  # transforms averaged (1, 2, 4 or 8) in the last ``ensemble_last`` iterations
     ensemble_last: int = 0
-    guard: int = 8  # extra free band around the kernel reach (px)
-    solver: str = "cg"  # "cg": preconditioned conjugate gradients; "em": band refreshes; "fixed": no refresh
-    band_weight: float = 0.0  # cg: weight of the band pseudo-observation k * z (0 = exact masked solve)
-    tolerance: float = 0.01  # cg: stop once the residual fell by this factor (0 = always ``refresh_steps``)
+    guard: int = 8  # extra free band beyond the kernel reach (px)
 
     def denoiser_calls(self) -> int:
         """How many denoiser passes one run makes (for progress and cost estimates)."""
-        heavy = min(self.ensemble_last, self.iterations) if self.ensemble > 1 else 0
-        return self.iterations + heavy * (self.ensemble - 1)
+        return self.iterations + len(self.heavy_iterations()) * (max(1, self.ensemble) - 1)
+
+    def heavy_iterations(self) -> set[int]:
+        """Indices of the iterations that average ``ensemble`` transforms."""
+        if self.ensemble <= 1:
+            return set()
+        count = self.iterations
+        return set(range(count - min(max(0, self.ensemble_last), count), count))
 
 
 def hqs_schedule(noise_sigma: float, settings: DpirSettings = DpirSettings()) -> list[tuple[float, float]]:
@@ -118,6 +135,8 @@ def dpir_deconvolve(
     ``noise_sigma`` is on the 0-1 scale. ``step`` is called after every denoiser pass (progress)
     and ``cancelled`` is polled before each, raising :class:`CancelledError`.
     """
+    if settings.boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary model {settings.boundary!r}; use one of {', '.join(BOUNDARIES)}")
     observed = np.ascontiguousarray(observed, dtype=np.float32)
     height, width = observed.shape[:2]
     grid = PaddedGrid.for_image(height, width, kernel, settings.guard)
@@ -125,25 +144,36 @@ def dpir_deconvolve(
     estimate = full.copy()
     estimate_spectrum = grid.spectrum(estimate)
     schedule = hqs_schedule(noise_sigma, settings)
-    heavy_from = len(schedule) - min(settings.ensemble_last, len(schedule)) if settings.ensemble > 1 else len(schedule)
+    heavy = settings.heavy_iterations()
     for it, (sigma_k, rho) in enumerate(schedule):
-        # Data step, refreshing the unknown band from the current estimate blurred by k.
-        x = grid.masked_solve(
-            observed,
-            rho,
-            prior_spectrum=estimate_spectrum,
-            full=full if it == 0 or settings.solver == "fixed" else None,
-            steps=max(0, settings.refresh_steps - 1) if settings.solver == "em" else settings.refresh_steps,
-            method="em" if settings.solver == "fixed" else settings.solver,
-            band_weight=settings.band_weight,
-            tolerance=settings.tolerance,
-        )
+        # Data step: only the observed pixels are data; the band is solved for (or refreshed).
+        if settings.boundary == "masked":
+            x = grid.masked_solve(
+                observed,
+                rho,
+                prior_spectrum=estimate_spectrum,
+                full=full if it == 0 else None,
+                steps=settings.cg_steps,
+                method="cg",
+                tolerance=settings.cg_tolerance,
+            )
+        elif settings.boundary == "refresh":
+            x = grid.masked_solve(
+                observed,
+                rho,
+                prior_spectrum=estimate_spectrum,
+                full=full if it == 0 else None,
+                steps=max(0, settings.refresh_steps - 1),
+                method="em",
+            )
+        else:
+            x = grid.masked_solve(observed, rho, prior_spectrum=estimate_spectrum, full=full)
         # Prior step.
         if cancelled is not None and cancelled():
             raise CancelledError("cancelled")
-        if it >= heavy_from:
-            indices = [(ENSEMBLE_ORDER[j] + it) % 8 if settings.cycle_transforms else ENSEMBLE_ORDER[j] for j in range(settings.ensemble)]
-            indices = list(dict.fromkeys(indices))
+        if it in heavy:
+            shift = it if settings.cycle_transforms else 0
+            indices = list(dict.fromkeys((ENSEMBLE_ORDER[j] + shift) % 8 for j in range(min(settings.ensemble, 8))))
         else:
             indices = [it % 8 if settings.cycle_transforms else 0]
         estimate = _denoise_with_transforms(denoise, x, sigma_k, indices)

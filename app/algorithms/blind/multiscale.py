@@ -42,6 +42,7 @@ class MultiscaleSettings:
 
     level_ratio: float = 1.0 / math.sqrt(2.0)  # image/kernel scale between levels
     coarsest_side: int = 5  # kernel canvas at the coarsest level (px)
+    min_image_side: int = 0  # skip levels whose image would be shorter than this (px; 0: none)
     iterations: int = 5  # latent/kernel alternations per level
     l0_weight: float = 4e-3  # initial L0 gradient weight (0-1 intensities)
     l0_decay: float = 1.1  # divided by this after every alternation
@@ -107,6 +108,10 @@ def estimate_general(
 ) -> MultiscaleResult:
     """Estimate an odd ``side`` x ``side`` kernel from a blurred luminance crop (coarse to fine)."""
     levels = level_sides(side, settings)
+    if settings.min_image_side > 0:
+        shortest = min(luma.shape)
+        usable = [level for level in levels if level[0] * shortest >= settings.min_image_side]
+        levels = usable or levels[-1:]
     total_steps = len(levels) * settings.iterations + settings.refine_iterations
     step = 0
     weight = settings.l0_weight

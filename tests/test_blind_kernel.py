@@ -1,0 +1,185 @@
+"""Blind kernel estimation (--kernel auto): parametric recovery, error ratio, invariants, errors.
+
+Small crops (320 px) and moderate kernels keep the whole file well under a minute and a half;
+the full protocol (24 trajectories, Levin kernels, timing) is benchmarks/bench_blind.py.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.algorithms.blind import BlindEstimationError, KernelEstimate, estimate_kernel, random_trajectory_kernel
+from app.errors import CancelledError, PhotomendError
+from app.physics.blur import blur
+from app.physics.kernels import defocus_kernel, kernel_from_spec, motion_kernel
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CBSD68 = DATA / "CBSD68"
+needs_data = pytest.mark.skipif(not CBSD68.exists(), reason=f"shared test data not available: {CBSD68}")
+
+
+def _photo(name: str, side: int = 320) -> np.ndarray:
+    """A centred side x side crop of a CBSD68 photo, float32 RGB in [0, 1]."""
+    import cv2
+
+    data = cv2.imread(str(CBSD68 / name), cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    rows, cols = data.shape[:2]
+    top, left = (rows - side) // 2, (cols - side) // 2
+    return np.ascontiguousarray(data[top : top + side, left : left + side])
+
+
+def _blurred(sharp: np.ndarray, kernel: np.ndarray, sigma255: float = 1.5, seed: int = 0) -> np.ndarray:
+    """Realistic synthetic blur: valid convolution (no wrap-around) plus small white noise."""
+    out = blur(sharp, kernel, mode="valid")
+    return (out + np.random.default_rng(seed).normal(0, sigma255 / 255.0, out.shape)).astype(np.float32)
+
+
+def _angle_error(a: float, b: float) -> float:
+    return abs((a - b + 90.0) % 180.0 - 90.0)
+
+
+def _tikhonov(blurred: np.ndarray, kernel: np.ndarray, balance: float = 2e-3) -> np.ndarray:
+    """Reference non-blind deconvolution (edge-padded FFT, gradient penalty), same for both kernels."""
+    pad = kernel.shape[0]
+    grid = np.pad(blurred, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    rows, cols = grid.shape[:2]
+    otf = np.zeros((rows, cols))
+    n = kernel.shape[0]
+    otf[:n, :n] = kernel
+    otf = np.fft.fft2(np.roll(otf, (-(n // 2), -(n // 2)), axis=(0, 1)))
+    wy = 2 * np.pi * np.fft.fftfreq(rows)[:, None]
+    wx = 2 * np.pi * np.fft.fftfreq(cols)[None, :]
+    penalty = balance * ((2 - 2 * np.cos(wy)) + (2 - 2 * np.cos(wx)))
+    spectrum = np.fft.fft2(grid, axes=(0, 1)) * (np.conj(otf) / (np.abs(otf) ** 2 + penalty))[:, :, None]
+    return np.real(np.fft.ifft2(spectrum, axes=(0, 1)))[pad:-pad, pad:-pad]
+
+
+def _aligned_ssd(estimate: np.ndarray, reference: np.ndarray, border: int, shift: int = 4) -> float:
+    rows, cols = reference.shape[:2]
+    b = border + shift
+    ref = reference[b : rows - b, b : cols - b]
+    return min(
+        float(((estimate[b + dr : rows - b + dr, b + dc : cols - b + dc] - ref) ** 2).sum())
+        for dr in range(-shift, shift + 1)
+        for dc in range(-shift, shift + 1)
+    )
+
+
+def _check_invariants(estimate: KernelEstimate, max_size: int) -> None:
+    kernel = estimate.kernel
+    assert kernel.dtype == np.float32 and kernel.ndim == 2
+    assert kernel.shape[0] == kernel.shape[1] and kernel.shape[0] % 2 == 1
+    assert kernel.shape[0] <= max_size
+    assert (kernel >= 0).all() and abs(float(kernel.sum()) - 1.0) < 1e-5
+    assert 0.0 <= estimate.confidence <= 1.0
+    assert estimate.kind in ("motion", "defocus", "general")
+    if estimate.kind == "general":
+        assert estimate.spec is None
+    else:
+        assert estimate.spec is not None and estimate.spec.startswith(estimate.kind + ":")
+        kernel_from_spec(estimate.spec)  # the spec is a valid, editable kernel
+
+
+@pytest.fixture(scope="module")
+def trajectory_run() -> tuple[np.ndarray, np.ndarray, np.ndarray, KernelEstimate]:
+    if not CBSD68.exists():
+        pytest.skip(f"shared test data not available: {CBSD68}")
+    sharp = _photo("108005.png")
+    kernel = random_trajectory_kernel(15.0, np.random.default_rng(3))
+    blurred = _blurred(sharp, kernel, seed=1)
+    return sharp, kernel, blurred, estimate_kernel(blurred, max_size=25)
+
+
+@needs_data
+@pytest.mark.parametrize(("name", "length", "angle"), [("101087.png", 15.0, 30.0), ("108005.png", 21.0, 125.0)])
+def test_motion_length_and_angle_recovered(name: str, length: float, angle: float) -> None:
+    blurred = _blurred(_photo(name), motion_kernel(length, angle))
+    estimate = estimate_kernel(blurred, max_size=25, kind="motion")
+    assert estimate.kind == "motion"
+    assert _angle_error(estimate.params["angle"], angle) <= 5.0, estimate.params
+    assert abs(estimate.params["length"] - length) <= 2.0, estimate.params
+    _check_invariants(estimate, 25)
+
+
+@needs_data
+def test_random_trajectory_error_ratio(trajectory_run) -> None:
+    sharp, kernel, blurred, estimate = trajectory_run
+    reach = kernel.shape[0] // 2
+    reference = sharp[reach:-reach, reach:-reach]
+    border = max(kernel.shape[0], estimate.kernel.shape[0])
+    ssd_true = _aligned_ssd(_tikhonov(blurred, kernel), reference, border)
+    ssd_est = _aligned_ssd(_tikhonov(blurred, estimate.kernel), reference, border)
+    assert ssd_est / ssd_true <= 3.0, (ssd_est / ssd_true, estimate.kind, estimate.confidence)
+
+
+@needs_data
+def test_estimate_invariants(trajectory_run) -> None:
+    _check_invariants(trajectory_run[3], 25)
+
+
+@needs_data
+def test_defocus_radius_recovered() -> None:
+    blurred = _blurred(_photo("101087.png"), defocus_kernel(4.0))
+    estimate = estimate_kernel(blurred, max_size=21, kind="defocus")
+    assert estimate.kind == "defocus" and estimate.spec == f"defocus:{estimate.params['radius']:g}"
+    assert abs(estimate.params["radius"] - 4.0) <= 1.0, estimate.params
+    _check_invariants(estimate, 21)
+
+
+@needs_data
+def test_sharp_photo_gives_delta_or_low_confidence() -> None:
+    sharp = _photo("101087.png", 256)
+    noisy = (sharp + np.random.default_rng(2).normal(0, 1.5 / 255.0, sharp.shape)).astype(np.float32)
+    estimate = estimate_kernel(noisy, max_size=21)
+    _check_invariants(estimate, 21)
+    near_delta = float(estimate.kernel.max()) >= 0.3 or estimate.kernel.shape[0] <= 5
+    assert near_delta or estimate.confidence < 0.3, (estimate.kernel.shape, estimate.kernel.max(), estimate.confidence)
+
+
+def test_cancel_stops_the_estimate() -> None:
+    rng = np.random.default_rng(0)
+    photo = rng.random((128, 128, 3)).astype(np.float32)
+    calls: list[tuple[int, int]] = []
+    with pytest.raises(CancelledError):
+        estimate_kernel(photo, max_size=15, progress=lambda d, t: calls.append((d, t)), cancelled=lambda: len(calls) >= 2)
+    assert len(calls) == 2 and calls[-1][1] > 2
+
+
+def test_image_smaller_than_kernel_is_a_clear_error() -> None:
+    with pytest.raises(PhotomendError, match="too small"):
+        estimate_kernel(np.full((30, 40, 3), 0.5, np.float32), max_size=35)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"kind": "spline"}, "unknown kernel kind"), ({"max_size": 1}, "out of range")]
+)
+def test_bad_arguments_are_clear_errors(kwargs: dict, message: str) -> None:
+    photo = np.random.default_rng(0).random((128, 128, 3)).astype(np.float32)
+    with pytest.raises(BlindEstimationError, match=message):
+        estimate_kernel(photo, **kwargs)
+
+
+def test_flat_photo_is_a_clear_error() -> None:
+    with pytest.raises(PhotomendError, match="flat"):
+        estimate_kernel(np.full((128, 128, 3), 0.5, np.float32), max_size=15)
+
+
+def test_random_trajectory_kernel_is_a_centred_camera_path() -> None:
+    rng = np.random.default_rng(7)
+    for extent in (9.0, 20.0, 35.0):
+        kernel = random_trajectory_kernel(extent, rng)
+        assert kernel.dtype == np.float32 and kernel.shape[0] % 2 == 1
+        assert abs(float(kernel.sum()) - 1.0) < 1e-5 and (kernel >= 0).all()
+        rows, cols = np.nonzero(kernel > 0)
+        assert extent - 1 <= max(np.ptp(rows), np.ptp(cols)) <= extent + 2
+        centre = kernel.shape[0] // 2
+        grid_r, grid_c = np.mgrid[0 : kernel.shape[0], 0 : kernel.shape[1]]
+        assert abs(float((grid_r * kernel).sum()) - centre) < 0.51
+        assert abs(float((grid_c * kernel).sum()) - centre) < 0.51
+        assert math.isclose(float(kernel.sum()), 1.0, rel_tol=1e-5)
+    again = random_trajectory_kernel(20.0, np.random.default_rng(1))
+    assert np.array_equal(again, random_trajectory_kernel(20.0, np.random.default_rng(1)))
