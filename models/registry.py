@@ -21,6 +21,9 @@ class ModelSpec:
     licence: str
     credit: str
     loader: Callable[[], torch.nn.Module]
+    # The photo's noise level is multiplied by this before it reaches the model's level input:
+    # a measured calibration of where the trained model gives its best PSNR (see the model's module).
+    level_scale: float = 1.0
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

