@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self._preview_operation = "denoise"
         self._preview_active = False
         self._preview_final = True
+        self._preview_engine_warm = False
         self._build_ui()
         self._build_menus()
         self._restore_settings()
@@ -329,6 +330,23 @@ class MainWindow(QMainWindow):
         self.panel.show_noise_estimate(sigma)
         if self._preview_active:
             self._request_preview()
+        self._warm_up_preview_engine()
+
+    def _warm_up_preview_engine(self) -> None:
+        """Build the preview engine now (int8 calibration or graph tracing: seconds, once per session).
+
+        Otherwise the first slider move would pay it; queued behind the noise estimate, on the worker.
+        """
+        if self._preview_engine_warm:
+            return
+        self._preview_engine_warm = True
+        settings = self.panel.settings("denoise")
+        fast = self._fast_precision(settings)
+
+        def run(job: Job) -> None:
+            self.engines.denoiser(settings, fast).runner.prepare()
+
+        self.worker.submit("warm-up", run, on_error=self._show_status_error)
 
     # ----- live preview ------------------------------------------------------------------
     def _schedule_preview(self, operation: str, final: bool) -> None:
