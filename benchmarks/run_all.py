@@ -10,12 +10,13 @@ a 2-core CPU); this script puts the sections together in a fixed order.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quality", "noise", "speed", "memory"]
+ORDER = ["quality", "noise", "speed", "memory", "preview", "deblur", "blind"]
 
 
 def run_benchmarks() -> None:
@@ -23,7 +24,8 @@ def run_benchmarks() -> None:
         script = HERE / f"bench_{name}.py"
         if script.exists():
             print(f"== {script.name}", flush=True)
-            subprocess.run([sys.executable, str(script)], check=True)
+            env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+            subprocess.run([sys.executable, str(script)], check=True, env=env)
 
 
 def collect() -> Path:
