@@ -20,6 +20,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photomend", description="Restore noisy photos with deep-learning models.")
     parser.add_argument("--version", action="version", version=f"photomend {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="denoise the bundled sample headless, check it improved, and exit (0 = passed)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     denoise = commands.add_parser("denoise", help="remove noise from photos (FFDNet)",
@@ -73,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.self_test:
+            from app.selftest import run_self_test
+
+            return run_self_test()
         if args.command == "info":
             from app.cli.info_cmd import run_info
 
