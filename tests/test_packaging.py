@@ -55,6 +55,10 @@ def test_desktop_entry_names_the_executable_and_an_existing_icon():
     fields = dict(line.split("=", 1) for line in entry.splitlines() if "=" in line and not line.startswith("#"))
     assert fields["Type"] == "Application" and fields["Exec"].startswith("photomend")
     assert (REPO / "resources" / "icons" / f"{fields['Icon']}.png").is_file()
+    if shutil.which("desktop-file-validate"):  # Debian: desktop-file-utils
+        result = subprocess.run(["desktop-file-validate", str(REPO / "packaging" / "linux" / "photomend.desktop")],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout
 
 
 # --- the frozen bundle ---------------------------------------------------------------------------
