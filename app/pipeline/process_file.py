@@ -77,7 +77,10 @@ def process_file(
     except CancelledError:
         raise
     except PhotomendError as error:
-        return FileOutcome(item.source, item.target, False, str(error), time.perf_counter() - started)
+        message = str(error)
+        if str(item.source) not in message and str(item.target) not in message:
+            message = f"{item.source}: {message}"  # engine errors (e.g. kernel too large) name no file
+        return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
     except MemoryError:
         message = f"{item.source}: not enough memory (try a smaller --tile)"
         return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
