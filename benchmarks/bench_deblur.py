@@ -225,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
                 todo = [
                     m
                     for m in methods
-                    if cache.get(_key(labels[m], sigma, ii, ki)) is None and (m not in ABLATIONS or ii < args.ablation_images)
+                    if cache.get(_key(labels[m], sigma, ii, ki)) is None
+                    and (m not in ABLATIONS or ii < args.ablation_images)
+                    and (m != "rl" or ii < args.rl_images)
                 ]
                 if not todo:
                     continue
@@ -267,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             finished = False if time.monotonic() > deadline else finished
             break
-    write_report(cache, len(images), methods)
+    write_report(cache, len(images), methods, args.rl_images)
     if not finished:
         print("time limit reached: run the same command again to continue", flush=True)
         return 3
@@ -409,7 +411,7 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values))
 
 
-def write_report(cache: Cache, n_images: int, methods: list[str]) -> None:
+def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int | None = None) -> None:
     """benchmarks/results/deblur.md from whatever the cache holds (unfinished cells show as n/a)."""
     cases = n_images * 8
     lines = [
@@ -429,6 +431,7 @@ def write_report(cache: Cache, n_images: int, methods: list[str]) -> None:
         "| method | " + " | ".join(f"PSNR σ={s:g}" for s in SIGMAS) + " | s/MP |",
         "|---|" + "---|" * (len(SIGMAS) + 1),
     ]
+    rl_images = n_images if rl_images is None else min(rl_images, n_images)
     summary: dict[str, dict[float, float]] = {}
 
     def fmt(value: float | None, digits: int = 2) -> str:
@@ -474,8 +477,8 @@ def write_report(cache: Cache, n_images: int, methods: list[str]) -> None:
     if "rl" in methods:
         values, timing, labels = {}, [], []
         for s in SIGMAS:
-            cells = _collect(cache, "rl", s, n_images)
-            best = _rl_best_iterations(cache, s, n_images)
+            cells = _collect(cache, "rl", s, rl_images)
+            best = _rl_best_iterations(cache, s, rl_images)
             if not cells or best is None:
                 labels.append("?")
                 continue
@@ -483,7 +486,8 @@ def write_report(cache: Cache, n_images: int, methods: list[str]) -> None:
             timing += [(c["grid_seconds"][str(best)], c["pixels"]) for c in cells]
             labels.append(str(best))
         add_row(
-            f"Richardson-Lucy, edge padding, best of {', '.join(map(str, RL_GRID))} iterations ({', '.join(labels)})",
+            f"Richardson-Lucy, edge padding, best of {', '.join(map(str, RL_GRID))} iterations ({', '.join(labels)})"
+            + (f"; first {rl_images} images only" if rl_images < n_images else ""),
             "rl",
             values,
             timing,
@@ -538,6 +542,7 @@ def main() -> int:
         "--methods", default="deep,wiener,rl", help=f"comma list of deep, wiener, rl and ablations: {', '.join(ABLATIONS)}"
     )
     parser.add_argument("--ablation-images", type=int, default=2, help="ablations run on the first N images only")
+    parser.add_argument("--rl-images", type=int, default=10**6, help="Richardson-Lucy on the first N images only (it is slow)")
     parser.add_argument("--sigmas", default="", help="only these noise levels this time (e.g. 2.55)")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="resumable results file")
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop cleanly after this long (resume later)")
@@ -552,10 +557,10 @@ def main() -> int:
         method, _, iterations = args.large.partition(":")
         cache = Cache(Path(args.cache), FINGERPRINT)
         run_large(cache, method, int(iterations or 8))
-        write_report(cache, args.images, methods)
+        write_report(cache, args.images, methods, args.rl_images)
         return 0
     if args.report_only:
-        write_report(Cache(Path(args.cache), FINGERPRINT), args.images, methods)
+        write_report(Cache(Path(args.cache), FINGERPRINT), args.images, methods, args.rl_images)
         return 0
     return run(args)
 
