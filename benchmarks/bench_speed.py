@@ -264,6 +264,14 @@ def main() -> int:
             f"| {name} | {seconds:.1f} | {pixels / 1e6 / seconds:.3f} | {reference_seconds / seconds:.2f} | "
             f"{gflops:.1f} | {gflops / probe['fp32']:.2f} | {float(row['psnr']):.3f} | {delta} |"
         )
+    if "int8" in probe:
+        ceiling = reference_seconds / (FLOPS_PER_PIXEL * pixels / (probe["int8"] * 1e9))
+        notes.append(
+            f"Ceiling of an int8 fast mode here: even if every layer of FFDNet ran at the int8 probe's rate "
+            f"({probe['int8']:.1f} GOP/s, {probe['int8'] / probe['fp32']:.2f}x the fp32 probe: AVX2 has no VNNI, "
+            f"so fbgemm's u8 x s8 products give well under 4x fp32), a 12 MP photo would take "
+            f"{FLOPS_PER_PIXEL * pixels / (probe['int8'] * 1e9):.0f} s, {ceiling:.2f}x the reference."
+        )
     lines += ["", "Notes:"] + [f"- {note}" for note in notes]
     lines += [
         "- GFLOP/s counts FFDNet's nominal 0.43 MFLOP per output pixel for every run (the reference's 15-channel "
