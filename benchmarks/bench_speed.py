@@ -169,6 +169,8 @@ def main() -> int:
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads for every run (default: torch's)")
     parser.add_argument("--quality-images", type=int, default=10, help="CBSD68 images for the fast-mode check")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of reference / fp32 / int8 (auto tile); medians are reported")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write results/speed.md")
     args = parser.parse_args()
     if not (DATA_ROOT / PHOTO_SOURCE).exists():
@@ -227,11 +229,32 @@ def main() -> int:
         _, prep = timed(lambda: fast.denoise(warm, noise_level=SIGMA, tile=0).pixels)
         notes.append(f"{precision} preparation (calibration/quantization, once per process, not in the times): {prep:.2f} s")
         out, seconds = timed(lambda: fast.denoise(noisy, noise_level=SIGMA).pixels)
-        record(f"Photomend {precision} (auto tile)", out, seconds, f"tile {tile}")
+        fast_tile = auto_tile_size(torch.device("cpu"), precision)
+        record(f"Photomend {precision} (auto tile)", out, seconds, f"tile {fast_tile}")
         del out
         out, seconds = timed(lambda: fast.denoise(noisy, noise_level=SIGMA, tile=0).pixels)
         record(f"Photomend {precision} (whole image)", out, seconds, "tile 0")
         del out
+
+    # Further rounds, interleaved, so a slow spell of this shared machine hits every method alike.
+    round_times: list[dict[str, float]] = [{str(r["name"]): float(r["seconds"]) for r in rows}]
+    runners = {"reference ffdnet.run (whole image)": lambda: ffdnet.run(noisy, SIGMA / 255.0, normalization=1.0),
+               "Photomend fp32 (auto tile)": lambda: fp32.denoise(noisy, noise_level=SIGMA).pixels}
+    for precision in [p for p in precisions if p != "fp32"]:
+        engine = Denoiser(device="cpu", precision=precision)
+        runners[f"Photomend {precision} (auto tile)"] = lambda engine=engine: engine.denoise(noisy, noise_level=SIGMA).pixels
+    for index in range(1, max(1, args.rounds)):
+        times: dict[str, float] = {}
+        for name, run in runners.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, times[name] = timed(run)
+        round_times.append(times)
+        print(f"round {index + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
+    for row in rows:
+        samples = [t[str(row["name"])] for t in round_times if str(row["name"]) in t]
+        row["seconds"] = float(np.median(samples))
+        row["samples"] = samples
 
     reference_seconds = float(rows[0]["seconds"])
     fp32_psnr = float(rows[1]["psnr"])
@@ -246,7 +269,7 @@ def main() -> int:
         f"(CPU capability {torch.backends.cpu.get_cpu_capability()}), {threads} threads for every run; "
         f"load average {load_start} at start, {load_end} at end (other jobs shared the CPU).",
         f"Command: `.venv/bin/python benchmarks/bench_speed.py --megapixels {args.megapixels:g}"
-        f" --quality-images {args.quality_images}`; total {total / 60:.1f} min.",
+        f" --quality-images {args.quality_images} --rounds {args.rounds}`; total {total / 60:.1f} min.",
         f"Photo: `{PHOTO_SOURCE}` turned landscape and upscaled (bicubic) to {width}x{height} "
         f"({pixels / 1e6:.1f} MP), AWGN sigma {SIGMA} (seeded, not clipped); every run denoises that same array "
         f"from float32 at sigma {SIGMA}.",
@@ -275,6 +298,14 @@ def main() -> int:
             f"so fbgemm's u8 x s8 products give well under 4x fp32), a 12 MP photo would take "
             f"{FLOPS_PER_PIXEL * pixels / (probe['int8'] * 1e9):.0f} s, {ceiling:.2f}x the reference."
         )
+    if len(round_times) > 1:
+        ref_name = str(rows[0]["name"])
+        lines += ["", f"Seconds per round (interleaved; the table above gives the median of {len(round_times)} "
+                  "rounds where a run has several) and the ratio to the reference in the same round:", "",
+                  "| round | " + " | ".join(runners) + " |", "|---|" + "---|" * len(runners)]
+        for index, times in enumerate(round_times):
+            cells = [f"{times[name]:.1f} s ({times[ref_name] / times[name]:.2f}x)" for name in runners]
+            lines.append(f"| {index + 1} | " + " | ".join(cells) + " |")
     lines += ["", "Notes:"] + [f"- {note}" for note in notes]
     lines += [
         "- GFLOP/s counts FFDNet's nominal 0.43 MFLOP per output pixel for every run (the reference's 15-channel "
