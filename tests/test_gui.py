@@ -187,3 +187,28 @@ def test_sample_photo_is_offered_on_an_empty_canvas(qtbot, window: MainWindow):
     qtbot.waitUntil(lambda: window.photo is not None, timeout=20000)
     assert not button.isVisible()
     assert window.photo.width == 512
+
+
+def test_deblur_with_kernel_preview_sharpens_the_blurred_sample(qtbot, window: MainWindow):
+    """Blurred sample -> motion kernel set in the panel (its preview follows) -> Deblur -> sharper."""
+    from app.gui.resources import blurred_sample_path, sample_clean_path
+
+    window.open_path(blurred_sample_path())
+    qtbot.waitUntil(lambda: window.photo is not None and window.noise_sigma is not None, timeout=30000)
+    panel = window.panel
+    panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
+    panel.motion_length.setValue(9)
+    qtbot.waitUntil(lambda: panel.kernel_caption.text().startswith("9x9"), timeout=5000)
+    small = panel.kernel_label.pixmap().toImage()
+    panel.motion_length.setValue(21)
+    panel.motion_angle.setValue(30)
+    qtbot.waitUntil(lambda: panel.kernel_caption.text() == "19x19 px", timeout=5000)
+    assert panel.kernel_label.pixmap().toImage() != small  # the preview follows the parameters
+    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))  # fast; deep is tested elsewhere
+    qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history.is_modified() and window.current_job is None, timeout=60000)
+    clean = load_rgb(sample_clean_path())
+    inner = (slice(24, -24), slice(24, -24))
+    before = psnr(window.history.original[inner], clean[inner])
+    after = psnr(window.history.current()[inner], clean[inner])
+    assert after > before + 3, (before, after)
