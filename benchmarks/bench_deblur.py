@@ -52,6 +52,9 @@ from app.algorithms.wiener import BALANCE_PER_VARIANCE as DEFAULT_WIENER  # noqa
 
 assert DEFAULT_WIENER in WIENER_GRID
 RL_GRID: tuple[int, ...] = (5, 10, 20, 40)
+# Textbook Wiener (scikit-image `restoration.wiener`: periodic boundary, Laplacian regulariser), for context:
+# Photomend's own `wiener` already handles the borders like `deep` and is a much stronger baseline.
+PLAIN_WIENER_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 SEED = 20240611
 ABLATIONS: dict[str, tuple[str, dict]] = {
     # name: (description, DpirSettings changes); run on the first --ablation-images images only
@@ -255,6 +258,13 @@ def run(args: argparse.Namespace) -> int:
                         # DEFAULT_WIENER value: the same call, so it is not run twice.
                         cell = {"psnr": grid[str(DEFAULT_WIENER)], "seconds": seconds[str(DEFAULT_WIENER)],
                                 "pixels": pixels, "grid": grid, "grid_seconds": seconds}
+                    elif method == "wiener-plain":
+                        grid, seconds = {}, {}
+                        for balance in PLAIN_WIENER_GRID:
+                            t0 = time.perf_counter()
+                            grid[str(balance)] = _psnr8(plain_wiener(observed, kernel, balance), truth)
+                            seconds[str(balance)] = time.perf_counter() - t0
+                        cell = {"grid": grid, "grid_seconds": seconds, "pixels": pixels}
                     elif method == "rl":
                         grid, seconds = {}, {}
                         for count, out, elapsed in richardson_lucy_sweep(observed, kernel, RL_GRID):
@@ -274,6 +284,13 @@ def run(args: argparse.Namespace) -> int:
         print("time limit reached: run the same command again to continue", flush=True)
         return 3
     return 0
+
+
+def plain_wiener(observed: np.ndarray, kernel: np.ndarray, balance: float) -> np.ndarray:
+    """scikit-image's Wiener filter per channel on the photo as it is (periodic boundary assumption)."""
+    from skimage.restoration import wiener
+
+    return np.stack([wiener(observed[:, :, c], kernel, balance, clip=False) for c in range(observed.shape[2])], axis=2)
 
 
 def _rl_best_iterations(cache: Cache, sigma: float, n_images: int) -> int | None:
@@ -474,6 +491,25 @@ def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int
             best_values,
             best_timing,
         )
+    if "wiener-plain" in methods:
+        values, timing, labels = {}, [], []
+        for s in SIGMAS:
+            cells = _collect(cache, "wiener-plain", s, n_images)
+            if not cells:
+                labels.append("?")
+                continue
+            means = {b: _mean([cell["grid"][str(b)] for cell in cells]) for b in PLAIN_WIENER_GRID}
+            best = max(means, key=means.get)
+            values[s] = means[best]
+            timing += [(cell["grid_seconds"][str(best)], cell["pixels"]) for cell in cells]
+            labels.append(f"{best:g}")
+        add_row(
+            "Wiener, textbook (scikit-image `restoration.wiener`, periodic), best balance of "
+            f"{', '.join(f'{b:g}' for b in PLAIN_WIENER_GRID)} ({', '.join(labels)})",
+            "wiener-plain",
+            values,
+            timing,
+        )
     if "rl" in methods:
         values, timing, labels = {}, [], []
         for s in SIGMAS:
@@ -514,6 +550,9 @@ def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int
             gap = deep[s] - wiener_best
             verdict = "PASS" if gap >= WIENER_MARGIN else "FAIL"
             verdicts.append(f"- σ={s:g}: deep − best-tuned Wiener = {gap:.2f} dB ≥ {WIENER_MARGIN:g} dB: **{verdict}**")
+        plain = summary.get("wiener-plain", {}).get(s)
+        if plain is not None:
+            verdicts.append(f"  (for context: deep − best-tuned textbook Wiener = {deep[s] - plain:.2f} dB)")
     lines += ["Targets:", ""] + verdicts + [""]
     per_kernel_rows = []
     for s in SIGMAS:
@@ -539,7 +578,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10, help="first N CBSD68 images (sorted by name)")
     parser.add_argument(
-        "--methods", default="deep,wiener,rl", help=f"comma list of deep, wiener, rl and ablations: {', '.join(ABLATIONS)}"
+        "--methods", default="deep,wiener,wiener-plain,rl", help=f"comma list of deep, wiener, wiener-plain, rl and ablations: {', '.join(ABLATIONS)}"
     )
     parser.add_argument("--ablation-images", type=int, default=2, help="ablations run on the first N images only")
     parser.add_argument("--rl-images", type=int, default=10**6, help="Richardson-Lucy on the first N images only (it is slow)")
