@@ -145,29 +145,16 @@ def dpir_deconvolve(
     estimate_spectrum = grid.spectrum(estimate)
     schedule = hqs_schedule(noise_sigma, settings)
     heavy = settings.heavy_iterations()
+    # How the data step treats the unobserved band (see DpirSettings.boundary).
+    solver: dict = {}
+    if settings.boundary == "masked":
+        solver = {"steps": settings.cg_steps, "method": "cg", "tolerance": settings.cg_tolerance}
+    elif settings.boundary == "refresh":
+        solver = {"steps": max(0, settings.refresh_steps - 1), "method": "em"}
     for it, (sigma_k, rho) in enumerate(schedule):
         # Data step: only the observed pixels are data; the band is solved for (or refreshed).
-        if settings.boundary == "masked":
-            x = grid.masked_solve(
-                observed,
-                rho,
-                prior_spectrum=estimate_spectrum,
-                full=full if it == 0 else None,
-                steps=settings.cg_steps,
-                method="cg",
-                tolerance=settings.cg_tolerance,
-            )
-        elif settings.boundary == "refresh":
-            x = grid.masked_solve(
-                observed,
-                rho,
-                prior_spectrum=estimate_spectrum,
-                full=full if it == 0 else None,
-                steps=max(0, settings.refresh_steps - 1),
-                method="em",
-            )
-        else:
-            x = grid.masked_solve(observed, rho, prior_spectrum=estimate_spectrum, full=full)
+        initial = full if it == 0 or settings.boundary == "periodic" else None
+        x = grid.masked_solve(observed, rho, prior_spectrum=estimate_spectrum, full=initial, **solver)
         # Prior step.
         if cancelled is not None and cancelled():
             raise CancelledError("cancelled")

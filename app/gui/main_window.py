@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
         downscale = 1
         if self._preview_final:
             # Zoomed out, the screen shows one device pixel per 1/scale image pixels: restoring
-            # more detail than that cannot be seen (12 MP at fit: 7.6 s at half scale, ~2 s here).
+            # more detail than that cannot be seen (12 MP at fit: 7.6 s at half scale, ~5 s here).
             device_scale = self.view.scale() * self.view.devicePixelRatioF()
             downscale = max(1, int(1.0 / max(device_scale, 1e-3)))
         budget = FAITHFUL_PREVIEW_PIXELS if self._preview_final else DRAG_PREVIEW_PIXELS
