@@ -115,6 +115,43 @@ def test_schedule_falls_from_49_to_the_noise_level():
     assert hqs_schedule(0.0)[-1][0] == pytest.approx(DpirSettings().sigma_floor)
 
 
+def test_coverage_is_full_inside_half_on_the_edge_and_zero_far_out():
+    kernel = as_kernel(np.ones((1, 9), np.float32))  # horizontal box: reach 4 px
+    grid = PaddedGrid.for_image(40, 60, kernel)
+    coverage = grid.coverage()
+    rows, cols = grid.inside
+    row = rows.start + 20
+    assert coverage.shape == grid.shape and coverage.min() >= 0.0 and coverage.max() <= 1.0
+    assert coverage[row, cols.start + 4 : cols.stop - 4].min() == pytest.approx(1.0, abs=1e-5)
+    assert coverage[row, cols.start] == pytest.approx(5 / 9, abs=1e-5)  # 5 of the 9 taps land inside
+    assert coverage[row, cols.start - 5] == pytest.approx(0.0, abs=1e-5)  # beyond the reach: no data
+    assert coverage[rows.start - 1, cols.start + 30] == pytest.approx(0.0, abs=1e-5)  # a horizontal blur keeps it outside
+
+
+def test_denoiser_level_map_is_lower_in_the_unobserved_band_and_turns_with_the_transform():
+    """The prior step's level: the schedule's in the photo, relieved in the band (see DpirSettings)."""
+    seen: list[np.ndarray] = []
+
+    def recording_denoiser(image: np.ndarray, level) -> np.ndarray:
+        assert np.shape(level) == image.shape[:2]
+        seen.append(np.asarray(level))
+        return image
+
+    from app.algorithms.dpir import dpir_deconvolve
+
+    settings = DpirSettings(iterations=2)
+    observed = np.full((30, 50, 3), 0.5, np.float32)
+    kernel = as_kernel(np.ones((1, 7), np.float32))
+    dpir_deconvolve(observed, kernel, recording_denoiser, 0.02, settings)
+    grid = PaddedGrid.for_image(30, 50, kernel, settings.guard)
+    sigma_last = hqs_schedule(0.02, settings)[-1][0]
+    last = dihedral_inverse(seen[-1][..., None], 1)[..., 0]  # iteration 1 ran on transform 1
+    rows, cols = grid.inside
+    assert last[rows.start + 15, cols.start + 25] == pytest.approx(settings.denoiser_scale * sigma_last, rel=1e-5)
+    far_out = settings.denoiser_scale * (1 - settings.border_relief) * sigma_last
+    assert last[rows.start + 15, cols.start - 6] == pytest.approx(far_out, rel=1e-4)
+
+
 def test_dihedral_transforms_invert_and_keep_the_2x2_blocks():
     image = np.arange(4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
     for index in range(8):

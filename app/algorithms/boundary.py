@@ -104,6 +104,17 @@ class PaddedGrid:
         """Index of the observed pixels in the grid."""
         return slice(self.top, self.top + self.height), slice(self.left, self.left + self.width)
 
+    def coverage(self) -> np.ndarray:
+        """Share of each grid pixel's light (0..1) that the kernel spreads onto observed pixels.
+
+        1 inside the photo away from its edges, about a half on the edge, 0 far out in the band:
+        the correlation of the kernel with the observed-pixel mask (float32, grid-sized).
+        """
+        mask = np.zeros(self.shape, np.float32)
+        mask[self.inside] = 1.0
+        shared = np.fft.irfft2(np.conj(self.otf) * np.fft.rfft2(mask), s=self.shape)
+        return np.clip(shared, 0.0, 1.0).astype(np.float32)
+
     def embed(self, image: np.ndarray) -> np.ndarray:
         """The observed image on the grid, its band filled smoothly (first guess of the unknown band)."""
         return smooth_periodic_fill(image, self.shape, self.top, self.left)

@@ -10,7 +10,12 @@ iteration ``k`` alternates
   rho_k)`` with the unknown band filled by ``k * z``, then a few preconditioned conjugate-gradient
   steps towards the exact masked solution (no ringing from the borders, and the border pixels
   are not pulled towards made-up data);
-* a prior step ``z = FFDNet(x, sigma_k)``: the denoiser removes what the data step amplified.
+* a prior step ``z = FFDNet(x, s_k)``: the denoiser removes what the data step amplified. Its
+  level ``s_k`` is a per-pixel map: ``denoiser_scale x sigma_k`` where the data term reaches fully,
+  falling towards ``(1 - border_relief)`` of that in the band round the photo, where the kernel
+  lands partly or wholly on unobserved pixels. There the data step adds little new noise (the
+  estimate stays near the last prior output), so the full level over-smoothed the photo's outer
+  band; the relief lifts the border band by about 1 dB and the mean by ~0.06 dB at sigma 7.65.
 
 ``sigma_k`` falls log-spaced from 49/255 to the noise level (floored), ``rho_k = 0.23 sigma^2 /
 sigma_k^2`` (DPIR's schedule; variations of the constant, the start, the floor and the
@@ -31,8 +36,8 @@ import numpy as np
 from app.algorithms.boundary import PaddedGrid
 from app.errors import CancelledError
 
-DenoiseFunction = Callable[[np.ndarray, float], np.ndarray]
-"""(image HxWx3 float32, sigma on the 0-1 scale) -> denoised HxWx3 float32."""
+DenoiseFunction = Callable[[np.ndarray, "float | np.ndarray"], np.ndarray]
+"""(image HxWx3 float32, sigma on the 0-1 scale: a scalar or an HxW map) -> denoised HxWx3 float32."""
 
 SIGMA_START = 49.0 / 255.0
 SIGMA_FLOOR = 0.255 / 255.0
@@ -50,6 +55,12 @@ class DpirSettings:
     sigma_floor: float = SIGMA_FLOOR  # lowest noise level used for the schedule (0-1 scale)
     rho_scale: float = 0.23  # rho_k = rho_scale * sigma^2 / sigma_k^2
     end_scale: float = 1.0  # the last denoiser strength is end_scale * sigma
+    # The denoiser is told denoiser_scale * sigma_k (FFDNet's best level on the data step's output
+    # is a little under the schedule's: 0.93-0.97 measured +0.05-0.07 dB at sigma 7.65, 1.05 -0.13).
+    denoiser_scale: float = 0.95
+    # ... scaled down by (1 - border_relief * (1 - coverage)) where only part of a pixel's light
+    # reaches observed pixels (coverage < 1: the border band; 0 far out in the unknown band).
+    border_relief: float = 0.6
     # Border model: "masked" = only observed pixels in the data term, solved by CG (the default);
     # "refresh" = refresh the band from the estimate ``refresh_steps`` times per data step (EM);
     # "periodic" = the band keeps its first smooth periodic fill (plain padding, for comparison).
@@ -108,11 +119,14 @@ ENSEMBLE_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
 """Order transforms are added to an ensemble: x2 = identity + transpose-like, x4 adds the 180° pair."""
 
 
-def _denoise_with_transforms(denoise: DenoiseFunction, image: np.ndarray, sigma: float, indices: list[int]) -> np.ndarray:
-    """Average of the denoiser run on each transform of ``image`` (undone again)."""
+def _denoise_with_transforms(
+    denoise: DenoiseFunction, image: np.ndarray, sigma: float | np.ndarray, indices: list[int]
+) -> np.ndarray:
+    """Average of the denoiser run on each transform of ``image`` (undone again); a sigma map turns with it."""
     total = None
     for index in indices:
-        out = dihedral_inverse(denoise(np.ascontiguousarray(dihedral(image, index)), sigma), index)
+        level = sigma if np.isscalar(sigma) else np.ascontiguousarray(dihedral(sigma[..., None], index)[..., 0])
+        out = dihedral_inverse(denoise(np.ascontiguousarray(dihedral(image, index)), level), index)
         total = out.astype(np.float32, copy=True) if total is None else total + out
     assert total is not None
     if len(indices) > 1:
@@ -145,6 +159,9 @@ def dpir_deconvolve(
     estimate_spectrum = grid.spectrum(estimate)
     schedule = hqs_schedule(noise_sigma, settings)
     heavy = settings.heavy_iterations()
+    level_map = np.float32(settings.denoiser_scale)
+    if settings.border_relief:
+        level_map = level_map * (1.0 - np.float32(settings.border_relief) * (1.0 - grid.coverage()))
     # How the data step treats the unobserved band (see DpirSettings.boundary).
     solver: dict = {}
     if settings.boundary == "masked":
@@ -163,7 +180,8 @@ def dpir_deconvolve(
             indices = list(dict.fromkeys((ENSEMBLE_ORDER[j] + shift) % 8 for j in range(min(settings.ensemble, 8))))
         else:
             indices = [it % 8 if settings.cycle_transforms else 0]
-        estimate = _denoise_with_transforms(denoise, x, sigma_k, indices)
+        level = sigma_k * level_map if np.ndim(level_map) else float(sigma_k * level_map)
+        estimate = _denoise_with_transforms(denoise, x, level, indices)
         estimate_spectrum = grid.spectrum(estimate)
         if step is not None:
             for _ in indices:
