@@ -434,6 +434,17 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values))
 
 
+def _best_of_grid(
+    cells: list[dict], grid: tuple[float, ...], sigma: float, values: dict[float, float], timing: list[tuple[float, int]]
+) -> float:
+    """The grid setting with the best mean PSNR over ``cells``; adds its mean and timings to ``values`` / ``timing``."""
+    means = {setting: _mean([cell["grid"][str(setting)] for cell in cells]) for setting in grid}
+    best = max(means, key=means.get)
+    values[sigma] = means[best]
+    timing += [(cell["grid_seconds"][str(best)], cell["pixels"]) for cell in cells]
+    return best
+
+
 def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int | None = None) -> None:
     """benchmarks/results/deblur.md from whatever the cache holds (unfinished cells show as n/a)."""
     cases = n_images * 8
@@ -485,10 +496,7 @@ def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int
                 continue
             values[s] = _mean([c["psnr"] for c in cells])
             timing += [(c["seconds"], c["pixels"]) for c in cells]
-            means = {c: _mean([cell["grid"][str(c)] for cell in cells]) for c in WIENER_GRID}
-            best = max(means, key=means.get)
-            best_values[s] = means[best]
-            best_timing += [(cell["grid_seconds"][str(best)], cell["pixels"]) for cell in cells]
+            best = _best_of_grid(cells, WIENER_GRID, s, best_values, best_timing)
             labels.append(f"{best:g}σ²")
         add_row("Photomend `wiener` (default balance 60σ²)", "wiener", values, timing)
         add_row(
@@ -504,10 +512,7 @@ def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int
             if not cells:
                 labels.append("?")
                 continue
-            means = {b: _mean([cell["grid"][str(b)] for cell in cells]) for b in PLAIN_WIENER_GRID}
-            best = max(means, key=means.get)
-            values[s] = means[best]
-            timing += [(cell["grid_seconds"][str(best)], cell["pixels"]) for cell in cells]
+            best = _best_of_grid(cells, PLAIN_WIENER_GRID, s, values, timing)
             labels.append(f"{best:g}")
         add_row(
             "Wiener, textbook (scikit-image `restoration.wiener`, periodic), best balance of "
