@@ -25,7 +25,7 @@ The run is resumable: results go to a cache file (default in the temp folder) an
 ``--max-minutes`` stops cleanly between cases, so a slow machine can do it in pieces; the report
 is rewritten from the cache each time.
 
-Run:  .venv/bin/python benchmarks/bench_blind.py [--cases 24] [--levin-images 2] [--max-minutes 9]
+Run:  .venv/bin/python benchmarks/bench_blind.py [--cases 48] [--levin-images 2] [--max-minutes 9]
 Writes benchmarks/results/blind.md. Skips (exit 0) when the shared data folder is absent.
 """
 
@@ -371,6 +371,30 @@ def _ratio_table(rows: list[dict]) -> list[str]:
     ] + second
 
 
+def wilson_interval(successes: int, count: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate: with a few dozen cases the rate itself is noisy."""
+    if count == 0:
+        return math.nan, math.nan
+    rate = successes / count
+    centre = (rate + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * math.sqrt(rate * (1 - rate) / count + z * z / (4 * count * count)) / (1 + z * z / count)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _block_rates(rows: list[dict], block: int = 24) -> str:
+    """Success rate of each run of ``block`` consecutive cases, and the interval of the whole set."""
+    hits = [row["ratio"] <= SUCCESS_RATIO for row in rows]
+    parts = [
+        f"cases {start}-{min(start + block, len(hits)) - 1}: {np.mean(hits[start : start + block]) * 100:.0f}%"
+        for start in range(0, len(hits), block)
+    ]
+    low, high = wilson_interval(sum(hits), len(hits))
+    return (
+        f"Success by block of {block} cases: {'; '.join(parts)}. "
+        f"95% interval of the rate over all {len(hits)} cases (Wilson): {low * 100:.0f}-{high * 100:.0f}%."
+    )
+
+
 def _refresh_confidence(rows: list[dict]) -> None:
     """Recompute each case's confidence from its stored diagnostics with the current formula."""
     from app.algorithms.blind.estimate import confidence_from_features
@@ -407,6 +431,8 @@ def write_report(cache: dict, deconv_method: str, command: str) -> str:
             "",
             f"Target: ratio <= 3 in >= 80% of cases: **{'PASS' if traj_success >= TARGET_SUCCESS else 'FAIL'}** "
             f"({traj_success * 100:.0f}%).",
+            "",
+            _block_rates(traj),
             "",
             "| case | image | extent px | true side | chosen | side | confidence | ratio | ratio (Wiener) | s |",
             "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
@@ -498,7 +524,7 @@ def write_report(cache: dict, deconv_method: str, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) the benchmark and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=24, help="random-trajectory cases")
+    parser.add_argument("--cases", type=int, default=48, help="random-trajectory cases (reported in blocks of 24)")
     parser.add_argument("--levin-images", type=int, default=2, help="CBSD68 photos per Levin kernel")
     parser.add_argument("--motion", type=int, default=10, help="straight-motion cases")
     parser.add_argument("--defocus", type=int, default=5, help="defocus cases")
