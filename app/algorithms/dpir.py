@@ -19,12 +19,19 @@ iteration ``k`` alternates
   8 Levin kernels): relief 0.6 +0.06 dB mean, 0.3 +0.04, 0.9 -0.01; with denoiser_scale 0.95
   together +0.10 (10 images: 28.78 -> 28.86 dB; at 2.55 32.59 -> 32.60).
 
-``sigma_k`` falls log-spaced from 49/255 to the noise level (floored), ``rho_k = 0.23 sigma^2 /
-sigma_k^2`` (DPIR's schedule; variations of the constant, the start, the floor and the
-iteration count were measured and did not pay, see the benchmark notes). Each iteration runs the
-denoiser on one of the 8 flips/rotations of the grid, cycling (free; the grid sides are even, so
-FFDNet's 2x2 blocks stay blocks). Averaging several transforms per iteration is available but
-measured no gain with FFDNet here, so it is off by default.
+``sigma_k`` falls log-spaced from 100/255 to the noise level (floored), ``rho_k = 0.23 sigma^2 /
+sigma_k^2``. DPIR starts at 49/255 (tuned for DRUNet); with FFDNet, the level map above and the
+masked data step, a stronger first prior step pays. Measured on CBSD68 images 10-13 x 8 Levin
+kernels, which the target benchmark (images 0-9) never uses: a start of 60 / 75 / 100 gave
++0.035 / +0.061 / +0.076 dB at sigma 7.65, and 75 / 100 gave +0.09 / +0.10 dB at 2.55 (images
+10-11). FFDNet was trained on levels up to 75/255, but the level is only an input map and the
+first step just needs strong smoothing (at 2.55 no case lost more than 0.06 dB). Full benchmark
+(images 0-9): 28.86 -> 28.91 dB at 7.65, 32.60 -> 32.66 at 2.55, for about 14% more time (more
+CG steps while rho is small; 261 s vs 228 s on the same 32 cases). The constant 0.23 (0.18-0.3:
+-0.13 to -0.47 dB) and the iteration count (6: -0.03 dB, 12: -0.10) stay at DPIR's values. Each iteration runs the denoiser on one of the 8 flips/rotations of the grid, cycling
+(free; the grid sides are even, so FFDNet's 2x2 blocks stay blocks). Averaging several
+transforms per iteration is available but measured little gain with FFDNet here (x8 in the last
+iteration: +0.009 dB on images 10-13 at 7.65, for 1.9x the denoiser calls), so it is off.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from app.errors import CancelledError
 DenoiseFunction = Callable[[np.ndarray, "float | np.ndarray"], np.ndarray]
 """(image HxWx3 float32, sigma on the 0-1 scale: a scalar or an HxW map) -> denoised HxWx3 float32."""
 
-SIGMA_START = 49.0 / 255.0
+SIGMA_START = 100.0 / 255.0
 SIGMA_FLOOR = 0.255 / 255.0
 
 
