@@ -26,9 +26,10 @@ kernels, which the target benchmark (images 0-9) never uses: a start of 60 / 75 
 +0.035 / +0.061 / +0.076 dB at sigma 7.65, and 75 / 100 gave +0.09 / +0.10 dB at 2.55 (images
 10-11). FFDNet was trained on levels up to 75/255, but the level is only an input map and the
 first step just needs strong smoothing (at 2.55 no case lost more than 0.06 dB). Full benchmark
-(images 0-9): 28.86 -> 28.91 dB at 7.65, 32.60 -> 32.66 at 2.55, for about 14% more time (more
-CG steps while rho is small; 261 s vs 228 s on the same 32 cases). The constant 0.23 (0.18-0.3:
--0.13 to -0.47 dB) and the iteration count (6: -0.03 dB, 12: -0.10) stay at DPIR's values. Each iteration runs the denoiser on one of the 8 flips/rotations of the grid, cycling
+(images 0-9): 28.86 -> 28.91 dB at 7.65, 32.60 -> 32.66 at 2.55, for about 14% more time (261 s
+vs 228 s on the same 32 cases; likely more CG steps while rho is small). The constant 0.23
+(0.18-0.3: -0.13 to -0.47 dB) and the iteration count (6: -0.03 dB, 12: -0.10) stay at DPIR's
+values. Each iteration runs the denoiser on one of the 8 flips/rotations of the grid, cycling
 (free; the grid sides are even, so FFDNet's 2x2 blocks stay blocks). Averaging several
 transforms per iteration is available but measured little gain with FFDNet here (x8 in the last
 iteration: +0.009 dB on images 10-13 at 7.65, for 1.9x the denoiser calls), so it is off.
