@@ -106,7 +106,7 @@ def test_masked_solve_converges_to_the_exact_least_squares_solution():
     assert em < values[0] and abs(em - values[2]) / values[2] < 0.05
 
 
-def test_schedule_falls_from_49_to_the_noise_level():
+def test_schedule_falls_from_100_to_the_noise_level():
     schedule = hqs_schedule(2.55 / 255.0, DpirSettings(iterations=8))
     sigmas = [s for s, _ in schedule]
     assert len(schedule) == 8 and sigmas[0] == pytest.approx(100 / 255) and sigmas[-1] == pytest.approx(2.55 / 255)
