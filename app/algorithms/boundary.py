@@ -112,8 +112,8 @@ class PaddedGrid:
         """
         mask = np.zeros(self.shape, np.float32)
         mask[self.inside] = 1.0
-        shared = np.fft.irfft2(np.conj(self.otf) * np.fft.rfft2(mask), s=self.shape)
-        return np.clip(shared, 0.0, 1.0).astype(np.float32)
+        shared = self.spatial(np.conj(self.otf) * self.spectrum(mask))
+        return np.clip(shared, 0.0, 1.0)
 
     def embed(self, image: np.ndarray) -> np.ndarray:
         """The observed image on the grid, its band filled smoothly (first guess of the unknown band)."""
