@@ -507,7 +507,9 @@ def test_protected_input_is_named_in_the_error(tmp_path: Path) -> None:
     photo = read_photo(src)
     with pytest.raises(ImageWriteError, match="input file"):
         write_photo(photo, src, protect=[src])
-    write_photo(photo, src, protect=[src], overwrite=True)  # the user asked for it
+    with pytest.raises(ImageWriteError, match="input of this run"):
+        write_photo(photo, src, protect=[src], overwrite=True)  # protected: never replaced
+    write_photo(photo, src, overwrite=True)  # its own input, and the user asked for it
 
 
 def test_format_argument_and_extension(tmp_path: Path) -> None:

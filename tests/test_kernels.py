@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.errors import PhotomendError
+from app.errors import PhotomendError, WriteError
 from app.physics.kernel_preview import kernel_preview, stretch_kernel
 from app.physics.kernels import (
     MAX_MOTION_LENGTH,
@@ -328,7 +328,7 @@ def test_save_and_load_round_trip(tmp_path):
     kernel = motion_kernel(11, 33)
     np.testing.assert_array_equal(load_kernel(save_kernel(kernel, tmp_path / "k.npy")), kernel)
     np.testing.assert_allclose(load_kernel(save_kernel(kernel, tmp_path / "k.png")), kernel, atol=2e-5)
-    with pytest.raises(KernelError, match="already exists"):
+    with pytest.raises(WriteError, match="already exists"):
         save_kernel(kernel, tmp_path / "k.npy")
     save_kernel(gaussian_kernel(1), tmp_path / "k.npy", overwrite=True)
 

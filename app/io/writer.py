@@ -21,23 +21,17 @@ WebP has no grey so grey photos are written as RGB (and read back as colour); an
 profile whose colour space doesn't match the written pixels (e.g. a GRAY profile on RGB
 output) is dropped rather than mislabel the colours.
 
-Writes are atomic: the encoded file is written to '.<name>.<random>.tmp' in the target
-folder, fsynced, then hard-linked into place (fails if the name was taken meanwhile) or,
-with overwrite=True, os.replace()d. Any failure removes the temporary file.
+Writes go through `app.io.atomic.atomic_write`: complete or not at all, never through a link.
 """
 
 from __future__ import annotations
 
-import errno
 import io
 import os
-import secrets
-import stat
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,6 +39,7 @@ import numpy as np
 from PIL import Image, TiffImagePlugin
 
 from app.errors import ImageWriteError, PhotomendError
+from app.io.atomic import EXISTS_MESSAGE, atomic_write
 from app.io.metadata import (
     exif_payload,
     icc_for_output,
@@ -63,9 +58,7 @@ _ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 _NAMES = {"png": "PNG", "jpg": "JPEG", "tif": "TIFF", "webp": "WebP", "bmp": "BMP"}
 _SUPPORTED_TEXT = "supported: png, jpg, tif, webp, bmp"
 _EIGHT_BIT_ONLY = ("jpg", "webp", "bmp")
-_EXISTS = "already exists (use --overwrite to replace it)"
 
-_WRITE_CHUNK = 8 << 20
 _JPEG_MAX_EXIF = 65533  # APP1 payload limit, 'Exif\0\0' included
 _PNG_IDAT_SIZE = 1 << 20
 _TIFF_STRIP_BYTES = 256 << 10
@@ -86,6 +79,7 @@ def write_photo(
     bit_depth: int | None = None,
     overwrite: bool = False,
     protect: Iterable[Path] = (),
+    alternatives: Iterable[Path] = (),
 ) -> Path:
     """Encode `photo` and atomically write it to `path`; return the path written.
 
@@ -95,9 +89,10 @@ def write_photo(
     quality: 1-100, used by JPEG and WebP.
     bit_depth: 8 or 16 for PNG/TIFF (default: the photo's own depth). JPEG/WebP are 8-bit
         only: asking them for 16 raises ImageWriteError rather than silently reducing.
-    overwrite: allow replacing an existing file (the input included, if the user asked).
-    protect: paths (normally the input) that must not be replaced; only relevant when
-        overwrite is False, where any existing file is refused anyway, with a clearer message.
+    overwrite: allow replacing an existing file or link (a link is replaced, not written through).
+    protect: paths (the run's other inputs) whose entry is never replaced, even with overwrite.
+    alternatives: names taken in order when `path` exists (and overwrite is False), for
+        default names that a concurrent run may take between planning and writing.
 
     Why: one function owns the "never clobber, never leave half a file" guarantees.
     Raises ImageWriteError (one line: path + cause) for every expected failure.
@@ -110,7 +105,9 @@ def write_photo(
     depth = _resolve_depth(target, fmt, bit_depth, photo)
     if photo.width == 0 or photo.height == 0:
         raise ImageWriteError(target, f"nothing to write: the image is {photo.width}x{photo.height}")
-    _check_target(target, overwrite=overwrite, protect=protect)
+    protect = [Path(p) for p in protect]
+    alternatives = list(alternatives)
+    _check_target(target, overwrite=overwrite, protect=protect, has_alternatives=bool(alternatives))
     try:
         data = _encode(target, photo, fmt, depth, int(quality))
     except ImageWriteError:
@@ -120,8 +117,8 @@ def write_photo(
     except Exception as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ImageWriteError(target, f"cannot encode as {_NAMES[fmt]}: {detail}") from exc
-    _atomic_write(target, data, overwrite=overwrite)
-    return target
+    return atomic_write(target, data, overwrite=overwrite, alternatives=alternatives, protect=protect,
+                        error=ImageWriteError)
 
 
 # --------------------------------------------------------------------------- validation
@@ -165,44 +162,26 @@ def _resolve_depth(target: Path, fmt: str, bit_depth: int | None, photo: Photo) 
     return depth
 
 
-def _check_target(target: Path, *, overwrite: bool, protect: Iterable[Path]) -> None:
-    if target.is_dir():
+def _check_target(target: Path, *, overwrite: bool, protect: list[Path], has_alternatives: bool) -> None:
+    """Fail before the (slow) encoding when the write is certain to be refused."""
+    if target.is_dir() and not target.is_symlink():
         raise ImageWriteError(target, "is a folder")
     parent = target.parent
     if not parent.exists():
         raise ImageWriteError(target, f"folder '{parent}' does not exist")
     if not parent.is_dir():
         raise ImageWriteError(target, f"'{parent}' is not a folder")
-    if overwrite or not (target.exists() or target.is_symlink()):
+    if overwrite or has_alternatives or not os.path.lexists(target):
         return
     for guarded in protect:
-        with suppress(OSError):
+        try:
             if os.path.samefile(target, guarded):
                 raise ImageWriteError(
                     target, "is the input file; not replacing it (use --overwrite to replace it)"
                 )
-    raise ImageWriteError(target, _EXISTS)
-
-
-def _os_cause(exc: OSError) -> str:
-    code = exc.errno
-    if code == errno.ENOSPC:
-        return "disk full"
-    if code == getattr(errno, "EDQUOT", -1):
-        return "disk quota exceeded"
-    if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
-        return "permission denied"
-    if code == errno.EROFS:
-        return "read-only file system"
-    if code == errno.ENOENT:
-        return "folder does not exist"
-    if code == errno.ENOTDIR:
-        return "a parent of this path is not a folder"
-    if code == errno.ENAMETOOLONG:
-        return "file name too long"
-    if code == errno.EFBIG:
-        return "file too large for this file system"
-    return f"cannot write: {exc.strerror or exc}"
+        except OSError:
+            continue
+    raise ImageWriteError(target, EXISTS_MESSAGE)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -411,71 +390,3 @@ def _encode_pillow(
     buf = io.BytesIO()
     im.save(buf, format=pil_format, **options)
     return buf.getvalue()
-
-
-# --------------------------------------------------------------------------- atomic write
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view[:_WRITE_CHUNK])
-        view = view[written:]
-
-
-def _create_temp(target: Path) -> tuple[int, Path]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ImageWriteError(target, _os_cause(exc)) from exc
-    raise ImageWriteError(target, "cannot create a temporary file in the output folder")
-
-
-def _link_into_place(tmp: Path, target: Path) -> None:
-    """Publish `tmp` as `target` without ever replacing an existing file."""
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise ImageWriteError(target, _EXISTS) from None
-    except OSError:
-        # file system without hard links: fall back to a (racy but checked) replace
-        if target.exists() or target.is_symlink():
-            raise ImageWriteError(target, _EXISTS) from None
-        os.replace(tmp, target)
-        return
-    with suppress(OSError):
-        os.unlink(tmp)
-
-
-def _atomic_write(target: Path, data: bytes, *, overwrite: bool) -> None:
-    fd, tmp = _create_temp(target)
-    try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            with suppress(OSError):
-                os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
-            os.replace(tmp, target)
-        else:
-            _link_into_place(tmp, target)
-    except BaseException as exc:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, ImageWriteError):
-            raise ImageWriteError(target, _os_cause(exc)) from exc
-        raise
-    if os.name == "posix":  # make the rename itself durable
-        with suppress(OSError):
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)

@@ -343,37 +343,36 @@ def load_kernel(path: str | os.PathLike[str]) -> np.ndarray:
     return as_kernel(array, label)
 
 
-def save_kernel(kernel: np.ndarray, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write a kernel as ``.npy`` (float32, exact) or ``.png`` (16-bit grey, scaled to its maximum).
-
-    Lets an estimated or generated kernel be kept, shared and loaded back with :func:`load_kernel`.
-    An existing file is only replaced with ``overwrite=True``.
-    """
+def encode_kernel(kernel: np.ndarray, suffix: str) -> bytes:
+    """A kernel as ``.npy`` bytes (float32, exact) or ``.png`` bytes (16-bit grey, scaled to its maximum)."""
     import cv2
 
-    path = Path(path).expanduser()
-    label = f"kernel file {path}"
-    suffix = path.suffix.lower()
-    if suffix not in KERNEL_FILE_SUFFIXES:
-        raise KernelError(f"{label}: unsupported kernel file type {suffix or '(none)'!r} (use .png or .npy)")
-    if path.exists() and not overwrite:
-        raise KernelError(f"{label}: already exists (not replaced)")
     kernel = as_kernel(kernel)
     if suffix == ".npy":
         buffer = io.BytesIO()
         np.save(buffer, kernel)
-        payload = buffer.getvalue()
-    else:
-        scaled = np.rint(kernel.astype(np.float64) / kernel.max() * 65535.0).astype(np.uint16)
-        ok, encoded = cv2.imencode(".png", scaled)
-        if not ok:
-            raise KernelError(f"{label}: could not be encoded as PNG")
-        payload = encoded.tobytes()
-    try:
-        path.write_bytes(payload)
-    except OSError as error:
-        raise KernelError(f"{label}: cannot be written ({error.strerror or error})") from None
-    return path
+        return buffer.getvalue()
+    scaled = np.rint(kernel.astype(np.float64) / kernel.max() * 65535.0).astype(np.uint16)
+    ok, encoded = cv2.imencode(".png", scaled)
+    if not ok:
+        raise KernelError("the kernel could not be encoded as PNG")
+    return encoded.tobytes()
+
+
+def save_kernel(kernel: np.ndarray, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write a kernel as ``.npy`` or ``.png`` (see :func:`encode_kernel`), atomically.
+
+    Lets an estimated or generated kernel be kept, shared and loaded back with :func:`load_kernel`.
+    An existing file (or link) is only replaced with ``overwrite=True``; a link is replaced
+    itself, never written through. Raises KernelError or WriteError (one line each).
+    """
+    from app.io.atomic import atomic_write
+
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in KERNEL_FILE_SUFFIXES:
+        raise KernelError(f"kernel file {path}: unsupported kernel file type {suffix or '(none)'!r} (use .png or .npy)")
+    return atomic_write(path, encode_kernel(kernel, suffix), overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------------------------
