@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from app.io.writer import FORMATS
+
+MAX_MEGAPIXELS = 10_000.0  # far beyond any photo; the limit only guards against decompression bombs
+MIN_KERNEL_SIZE, MAX_KERNEL_SIZE = 3, 201  # the blind estimator's range
 
 
 def noise_level(text: str) -> float | None:
@@ -66,9 +70,26 @@ def megapixels(text: str) -> int:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive, finite number of megapixels")
+    if value > MAX_MEGAPIXELS:
+        raise argparse.ArgumentTypeError(f"{value:g} is too large (at most {MAX_MEGAPIXELS:g} megapixels)")
     return int(value * 1_000_000)
+
+
+def kernel_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not MIN_KERNEL_SIZE <= value <= MAX_KERNEL_SIZE:
+        raise argparse.ArgumentTypeError(f"{value} is out of range ({MIN_KERNEL_SIZE} to {MAX_KERNEL_SIZE} px)")
+    return value
+
+
+def add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print the full traceback of an unexpected error (it always goes to the log file)")
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -86,3 +107,4 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=tile, default=None, metavar="N",
                         help="tile side in pixels; auto (default) from free memory; 0 = whole image")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    add_verbose_option(parser)

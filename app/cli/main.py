@@ -1,6 +1,7 @@
 """`photomend` command line: denoise, info, gui (the default with no command).
 
-Exit codes: 0 all done, 1 some files failed, 2 usage error, 130 interrupted.
+Exit codes: 0 all done, 1 some files failed, 2 usage error, 130 interrupted (Ctrl+C),
+143 / 129 stopped by SIGTERM / SIGHUP.
 """
 
 from __future__ import annotations
@@ -8,11 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from app import __version__
 from app.cli import arguments
 from app.cli.progress import ProgressLine
-from app.errors import CancelledError, PhotomendError
+from app.errors import CancelledError, PhotomendError, Terminated
+from app.termination import exit_code_for, install_termination_handlers, restore_handlers
+from models.errors import ModelWeightsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -62,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     kernel.add_argument("input", metavar="INPUT")
     kernel.add_argument("-o", "--output", required=True, metavar="kernel.png|.npy")
     kernel.add_argument("--kind", choices=("auto", "motion", "defocus", "general"), default="auto")
-    kernel.add_argument("--max-size", type=int, default=35, metavar="PX", help="largest kernel side (default 35)")
-    kernel.add_argument("--overwrite", action="store_true")
+    kernel.add_argument("--max-size", type=arguments.kernel_size, default=35, metavar="PX",
+                        help="largest kernel side, 3-201 (default 35)")
+    kernel.add_argument("--overwrite", action="store_true", help="replace existing files (links are replaced, "
+                        "never written through)")
+    arguments.add_verbose_option(kernel)
 
     commands.add_parser("info", help="versions, devices and models")
     gui = commands.add_parser("gui", help="open the window (the default with no command)")
@@ -74,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("gui", None) and not args.self_test:
+        from app.gui.app import run_gui
+
+        return run_gui(getattr(args, "file", None))
+    previous = install_termination_handlers()
     try:
         if args.self_test:
             from app.selftest import run_self_test
@@ -89,12 +101,19 @@ def main(argv: list[str] | None = None) -> int:
             from app.cli.kernel_cmd import run_kernel
 
             return run_kernel(args, parser)
-        from app.gui.app import run_gui
-
-        return run_gui(getattr(args, "file", None))
+        raise AssertionError(f"unhandled command {args.command!r}")
     except KeyboardInterrupt:
         print("\ninterrupted: no partial files were left", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as stop:
+        print(f"\nstopped by signal {stop.signum}: no partial files were left", file=sys.stderr)
+        return exit_code_for(stop.signum)
+    finally:
+        restore_handlers(previous)
+
+
+def _usage_error(parser: argparse.ArgumentParser, error: BaseException) -> NoReturn:
+    parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
 
 
 def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
@@ -117,14 +136,29 @@ def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParse
                            tile=args.tile, strength=args.strength, noise_level=args.noise_level)
 
 
+def _load_engine(cache, settings, parser: argparse.ArgumentParser) -> None:
+    """Load the model and check the device before the first file: a bad choice is one line, not N."""
+    try:
+        if settings.operation == "deblur":
+            deblurrer = cache.deblurrer(settings)
+            if settings.deblur_method == "deep":
+                deblurrer.runner  # noqa: B018 - loads and verifies the prior's weights now
+        else:
+            cache.denoiser(settings)
+    except ModelWeightsError as error:
+        print(f"photomend: error: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
+    except (PhotomendError, KeyError) as error:
+        _usage_error(parser, error)
+
+
 def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from app.pipeline.inputs import plan_outputs
     from app.pipeline.operations import EngineCache, operation_for
     from app.pipeline.process_file import OutputOptions, process_file
-    from models.errors import ModelWeightsError
 
     try:
-        items = plan_outputs(
+        plan = plan_outputs(
             [Path(p) for p in args.inputs],
             output=Path(args.output) if args.output else None,
             recursive=args.recursive,
@@ -133,54 +167,91 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             overwrite=args.overwrite,
         )
     except PhotomendError as error:
-        parser.exit(EXIT_USAGE, f"photomend: error: {error}\n")
-    progress = ProgressLine(len(items), quiet=args.quiet)
+        _usage_error(parser, error)
+    items = plan.items
+    report = Report(ProgressLine(len(items), quiet=args.quiet), verbose=args.verbose)
+    skipped = plan.expansion.skipped_summary()
+    if skipped:
+        report.note(f"{skipped} (not restored)")
     settings = _settings_from_args(args, parser)
-    cache = EngineCache(notify=lambda text: progress.message(f"note: {text}"))
-    try:
-        # Load the model and check the device before the first file.
-        cache.deblurrer(settings) if args.command == "deblur" else cache.denoiser(settings)
-    except (PhotomendError, KeyError) as error:
-        parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
-    except ModelWeightsError as error:
-        print(f"photomend: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    cache = EngineCache()
+    _load_engine(cache, settings, parser)
     operation = operation_for(cache, settings)
     options = OutputOptions(format=args.format, quality=args.quality, bit_depth=args.bit_depth,
                             overwrite=args.overwrite, max_pixels=args.max_megapixels)
     failed = 0
     for index, item in enumerate(items, start=1):
-        progress.start_file(index, item.source.name)
-        if item.target is not None and item.target.parent != item.source.parent:
-            try:
-                item.target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                progress.message(f"error: {item.target}: cannot create its folder {item.target.parent} ({error.strerror})")
-                failed += 1
-                continue
+        report.progress.start_file(index, item.source.name)
+        if not _make_output_folder(item, report):
+            failed += 1
+            continue
         try:
-            outcome = process_file(item, operation, options, progress=progress.tiles)
+            outcome = process_file(item, operation, options, progress=report.progress.tiles)
         except CancelledError:
             return EXIT_INTERRUPTED
-        if outcome.ok and getattr(args, "save_kernel", None):
+        if not outcome.ok:
+            failed += 1
+            report.error(outcome.message, outcome.traceback)
+            continue
+        report.ok(item.source, outcome, settings)
+        if getattr(args, "save_kernel", None):
             from app.cli.kernel_cmd import save_kernel_for
 
-            note = save_kernel_for(outcome.details.get("kernel"), Path(args.save_kernel), item.source, len(items) > 1)
-            progress.message(note)
-        if outcome.ok:
-            sigma = outcome.details.get("sigma") or 0.0
-            estimated = outcome.details.get("estimated_sigma")
-            level = f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set"
-            progress.message(
-                f"ok: {item.source} -> {outcome.target}  [{level}, sigma used {sigma:.1f}, "
-                f"{outcome.seconds:.1f}s, {outcome.details.get('device')}/{outcome.details.get('precision')}]"
-            )
-        else:
-            failed += 1
-            progress.message(f"error: {outcome.message}")
-    if len(items) > 1:
-        progress.message(f"done: {len(items) - failed} of {len(items)} restored" + (f", {failed} failed" if failed else ""))
+            saved, line = save_kernel_for(outcome.details.get("kernel"), Path(args.save_kernel), item.source,
+                                          len(items) > 1)
+            if saved:
+                report.note(line)
+            else:
+                failed += 1
+                report.error(line)
+    if len(items) > 1 or skipped:
+        summary = f"done: {len(items) - failed} of {len(items)} restored" + (f", {failed} failed" if failed else "")
+        report.note(summary + (f"; {skipped}" if skipped else ""), prefix="")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _make_output_folder(item, report: "Report") -> bool:
+    if item.target is None or item.target.parent == item.source.parent:
+        return True
+    try:
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        report.error(f"{item.target}: cannot create its folder {item.target.parent} ({error.strerror})")
+        return False
+    return True
+
+
+class Report:
+    """The lines a restore run prints: ok / note / error, one per event, tracebacks only with --verbose."""
+
+    def __init__(self, progress: ProgressLine, verbose: bool) -> None:
+        self.progress = progress
+        self.verbose = verbose
+
+    def note(self, text: str, prefix: str = "note: ") -> None:
+        self.progress.message(f"{prefix}{text}")
+
+    def error(self, text: str, traceback: str | None = None) -> None:
+        self.progress.message(f"error: {text}")
+        if traceback and self.verbose:
+            self.progress.message(traceback.rstrip())
+
+    def ok(self, source: Path, outcome, settings) -> None:
+        details = outcome.details
+        parts = []
+        estimate = details.get("kernel_estimate")
+        if estimate is not None:
+            parts.append(estimate.describe() if estimate.verdict == "no_blur" else f"kernel {estimate.describe()}")
+        if estimate is None or estimate.verdict != "no_blur":
+            sigma = details.get("sigma") or 0.0
+            estimated = details.get("estimated_sigma")
+            parts.append(f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set")
+            parts.append(f"sigma used {sigma:.1f}")
+        parts.append(f"{outcome.seconds:.1f}s")
+        parts.append(f"{details.get('device')}/{details.get('precision')}")
+        self.progress.message(f"ok: {source} -> {outcome.target}  [{', '.join(parts)}]")
+        for message in details.get("messages", []):
+            self.note(f"{source.name}: {message}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Photomend's own temporary files there whose writer no longer runs (their lock is
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import secrets
@@ -88,7 +89,7 @@ def atomic_write(
             os.replace(temp, target)
             published = target
         else:
-            published = _publish_new(temp, [target, *alternatives], error)
+            published = _publish_new(temp, target, alternatives, error)
     except BaseException as exc:
         with suppress(OSError):
             os.unlink(temp)
@@ -255,9 +256,9 @@ def _copy_mode(target: Path, temp: Path) -> None:
             os.chmod(temp, stat.S_IMODE(st.st_mode))
 
 
-def _publish_new(temp: Path, names: list[Path], error: type[WriteError]) -> Path:
-    """Give ``temp`` the first free name of ``names``; an existing entry (or link) is never replaced."""
-    for name in names:
+def _publish_new(temp: Path, target: Path, alternatives: Iterable[Path], error: type[WriteError]) -> Path:
+    """Give ``temp`` the first free name of target + alternatives; an existing entry (or link) is never replaced."""
+    for name in itertools.chain([target], alternatives):
         try:
             _link_no_replace(temp, name)
         except FileExistsError:
@@ -265,7 +266,7 @@ def _publish_new(temp: Path, names: list[Path], error: type[WriteError]) -> Path
         with suppress(OSError):
             os.unlink(temp)
         return name
-    raise error(names[0], EXISTS_MESSAGE)
+    raise error(target, EXISTS_MESSAGE)
 
 
 def _link_no_replace(temp: Path, name: Path) -> None:

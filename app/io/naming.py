@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import PhotomendError
+
+MAX_NUMBERED = 9999
+"""Highest '-N' tried for a free default name."""
 
 _EXTENSION_FOR_FORMAT = {
     "png": ".png",
@@ -47,13 +53,24 @@ def default_output_path(
         ext = input_path.suffix
     elif ext and not ext.startswith("."):
         ext = "." + ext
-    base = f"{input_path.stem}{suffix}"
-    candidate = folder / f"{base}{ext}"
-    n = 0
-    while candidate.exists() or candidate.is_symlink():
-        n += 1
-        candidate = folder / f"{base}-{n}{ext}"
-    return candidate
+    first = folder / f"{input_path.stem}{suffix}{ext}"
+    for candidate in [first, *numbered_names(first)]:
+        if not os.path.lexists(candidate):
+            return candidate
+    raise PhotomendError(f"{first}: no free name up to -{MAX_NUMBERED}")
+
+
+def numbered_names(base: Path, after: Path | None = None) -> Iterator[Path]:
+    """'<stem>-1<ext>', '-2', ... for the default name ``base``, starting past ``after``'s number.
+
+    Why: the writer takes the next of these when a concurrent run took the planned name.
+    """
+    start = 1
+    if after is not None and after != base:
+        match = re.fullmatch(re.escape(base.stem) + r"-(\d+)", after.stem)
+        start = int(match.group(1)) + 1 if match else 1
+    for n in range(start, MAX_NUMBERED + 1):
+        yield base.with_name(f"{base.stem}-{n}{base.suffix}")
 
 
 def extension_for_format(fmt: str) -> str:

@@ -79,7 +79,7 @@ def write_photo(
     bit_depth: int | None = None,
     overwrite: bool = False,
     protect: Iterable[Path] = (),
-    alternatives: Iterable[Path] = (),
+    alternatives: Iterable[Path] | None = None,
 ) -> Path:
     """Encode `photo` and atomically write it to `path`; return the path written.
 
@@ -106,8 +106,7 @@ def write_photo(
     if photo.width == 0 or photo.height == 0:
         raise ImageWriteError(target, f"nothing to write: the image is {photo.width}x{photo.height}")
     protect = [Path(p) for p in protect]
-    alternatives = list(alternatives)
-    _check_target(target, overwrite=overwrite, protect=protect, has_alternatives=bool(alternatives))
+    _check_target(target, overwrite=overwrite, protect=protect, has_alternatives=alternatives is not None)
     try:
         data = _encode(target, photo, fmt, depth, int(quality))
     except ImageWriteError:
@@ -117,7 +116,7 @@ def write_photo(
     except Exception as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ImageWriteError(target, f"cannot encode as {_NAMES[fmt]}: {detail}") from exc
-    return atomic_write(target, data, overwrite=overwrite, alternatives=alternatives, protect=protect,
+    return atomic_write(target, data, overwrite=overwrite, alternatives=alternatives or (), protect=protect,
                         error=ImageWriteError)
 
 

@@ -82,6 +82,12 @@ def restore_with_settings(
     """Restore a whole photo; returns the pixels and what was done (for reports)."""
     if settings.operation == "deblur":
         kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
+        if estimate is not None and estimate.verdict == "no_blur":
+            # A sharp photo: deconvolving with a near-delta kernel could only add artefacts.
+            details = {"device": settings.device, "tile": 0, "precision": settings.precision,
+                       "messages": ["no clear blur found: the photo was left unchanged"], "sigma": 0.0,
+                       "estimated_sigma": None, "kernel": kernel, "kernel_estimate": estimate}
+            return rgb.copy(), details
         kwargs: dict[str, Any] = {}
         if settings.iterations is not None:
             kwargs["iterations"] = settings.iterations

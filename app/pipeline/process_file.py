@@ -6,6 +6,7 @@ handling, metadata, bit depth and the never-overwrite rule are the same everywhe
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from app.errors import CancelledError, PhotomendError
+from app.errorlog import format_exception, unexpected_error_line
+from app.errors import CancelledError, PhotomendError, WriteError
+from app.io.atomic import EXISTS_MESSAGE
 from app.io.reader import DEFAULT_MAX_PIXELS, read_photo
 from app.io.writer import write_photo
 from app.pipeline.inputs import WorkItem
@@ -45,6 +48,7 @@ class FileOutcome:
     message: str = ""
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    traceback: str | None = None  # for --verbose, when the failure was a bug
 
 
 def process_file(
@@ -55,13 +59,18 @@ def process_file(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
 ) -> FileOutcome:
-    """Restore one file; expected failures become a failed outcome, cancel propagates."""
+    """Restore one file: the per-file error boundary shared by the CLI and the batch queue.
+
+    Every failure, expected or not, becomes a failed outcome with one line naming the file
+    (a bug's traceback goes to the log file, see app.errorlog), so one bad file never stops a
+    run. Only cancelling (CancelledError), Ctrl+C and termination propagate.
+    """
     started = time.perf_counter()
     if item.target is None:
         return FileOutcome(item.source, None, False, item.error or f"{item.source}: no output path")
     try:
-        if item.target.exists() and not options.overwrite:
-            raise PhotomendError(f"{item.target}: already exists (use --overwrite to replace it)")
+        if not options.overwrite and item.base is None and os.path.lexists(item.target):
+            raise WriteError(item.target, EXISTS_MESSAGE)  # fail before minutes of work
         photo = read_photo(item.source, max_pixels=options.max_pixels)
         pixels, details = restore(photo.pixels, progress, cancelled)
         if cancelled is not None and cancelled():
@@ -73,15 +82,25 @@ def process_file(
             quality=options.quality,
             bit_depth=options.bit_depth,
             overwrite=options.overwrite,
+            protect=item.protect,
+            alternatives=item.alternatives(),
         )
     except CancelledError:
         raise
     except PhotomendError as error:
-        message = str(error)
-        if str(item.source) not in message and str(item.target) not in message:
-            message = f"{item.source}: {message}"  # engine errors (e.g. kernel too large) name no file
-        return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
+        return _failed(item, str(error), started)
     except MemoryError:
-        message = f"{item.source}: not enough memory (try a smaller --tile)"
-        return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
+        return _failed(item, f"{item.source}: not enough memory (try a smaller --tile)", started)
+    except Exception as error:  # noqa: BLE001 - the per-file boundary: a bug must not end the run
+        outcome = _failed(item, unexpected_error_line(str(item.source), error), started)
+        outcome.traceback = format_exception(error)
+        return outcome
+    details = dict(details)
+    details["messages"] = [*getattr(photo, "notes", []), *details.get("messages", [])]
     return FileOutcome(item.source, written, True, "", time.perf_counter() - started, details)
+
+
+def _failed(item: WorkItem, message: str, started: float) -> FileOutcome:
+    if str(item.source) not in message and str(item.target) not in message:
+        message = f"{item.source}: {message}"  # engine errors (e.g. kernel too large) name no file
+    return FileOutcome(item.source, item.target, False, message, time.perf_counter() - started)
