@@ -143,6 +143,14 @@ def estimate_noise_level(rgb: np.ndarray) -> tuple[float, str]:
     return mad_noise_sigma(rgb), "estimated (MAD)"
 
 
+def auto_deblur_noise_level(measured: float) -> float:
+    """The noise level (0-255) deblurring uses for a measured one: clamped, raised to AUTO_NOISE_FLOOR.
+
+    One rule for Deblurrer.deblur and the window's live preview, so what is tuned is what is got.
+    """
+    return max(min(MAX_NOISE_LEVEL, max(0.0, float(measured))), AUTO_NOISE_FLOOR)
+
+
 def _as_float_image(rgb: np.ndarray) -> np.ndarray:
     """The photo as float32 HxW / HxWxC in [0, 1]; bad input is a one-line PhotomendError."""
     data = np.asarray(rgb)
@@ -256,7 +264,7 @@ class Deblurrer:
         if noise_level is None:
             level, how = estimate_noise_level(image[..., :3] if image.ndim == 3 else image)
             measured = min(MAX_NOISE_LEVEL, max(0.0, level))
-            level = max(measured, AUTO_NOISE_FLOOR)
+            level = auto_deblur_noise_level(measured)
             floor_note = f" (raised to the floor {AUTO_NOISE_FLOOR:g})" if level > measured else ""
             messages.append(f"noise level {how}: {measured:.2f}{floor_note}")
 
