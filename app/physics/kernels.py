@@ -487,3 +487,34 @@ def kernel_from_spec(spec: KernelSpec | str | os.PathLike[str]) -> np.ndarray:
         return gaussian_kernel(spec.params[0])
     assert spec.path is not None
     return load_kernel(spec.path)
+
+
+def _plain_number(value: float) -> str:
+    """A parameter as people write it: "15", "4.5", "2.25"."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def describe_kernel_spec(spec: str) -> str:
+    """A kernel spec in plain words for status lines and batch rows ("motion blur 15 px at 30°").
+
+    'auto' reads "estimated from each photo", '' "no blur kernel chosen". Never raises: a spec
+    that does not parse reads "unknown blur setting '<spec>'", so a damaged queue row still renders.
+    """
+    text = str(spec).strip()
+    if text.lower() == "auto":
+        return "estimated from each photo"
+    if not text:
+        return "no blur kernel chosen"
+    try:
+        parsed = parse_kernel_spec(text)
+    except KernelError:
+        return f"unknown blur setting '{text}'"
+    if parsed.kind == "motion":
+        length, angle = parsed.params
+        return f"motion blur {_plain_number(length)} px at {_plain_number(angle % 180.0)}°"
+    if parsed.kind == "defocus":
+        return f"defocus, radius {_plain_number(parsed.params[0])} px"
+    if parsed.kind == "gaussian":
+        return f"Gaussian blur, sigma {_plain_number(parsed.params[0])} px"
+    assert parsed.path is not None
+    return f"kernel from file {parsed.path.name}"
