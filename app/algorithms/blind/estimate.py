@@ -59,6 +59,18 @@ SIZE_MARGIN = 6
 """The second size hypothesis: the first kernel's support side plus this many px."""
 SHARPNESS_BALANCE = 2e-3
 """Tikhonov (gradient) weight of the trial deconvolutions that judge the size hypotheses (0-1 intensities)."""
+NO_BLUR_SPREAD = 1.0
+"""A kernel whose RMS radius is below this (px) is "no blur": under ~3.5 px of motion or 1.4 px of defocus.
+
+Measured (``KernelEstimate.spread``) on 6 CBSD68 photos: the 4 sharp ones that gave a near-delta
+kernel 0.25-0.67 px; all 6 blurred (motion 11-15 px, defocus 4, Gaussian 1.6; noise sigma 1.5)
+1.7-4.4 px."""
+LOW_CONFIDENCE = 0.5
+"""Below this confidence the kernel is a guess: the 2 sharp photos that gave a non-delta kernel
+scored 0.01 and 0.07, the 12 blurred ones 0.99+; in the blind benchmark's camera-shake cases the
+estimate succeeded for 84% of those >= 0.5 and 67% of the 3 below."""
+VERDICTS = ("blur", "low_confidence", "no_blur")
+CONFIDENCE_MEANING = f"confidence: do both halves of the photo show this blur? (1 = yes; below {LOW_CONFIDENCE:g}: a guess)"
 
 
 class BlindEstimationError(PhotomendError):
@@ -82,6 +94,46 @@ class KernelEstimate:
     confidence: float
     spec: str | None
     details: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def spread(self) -> float:
+        """RMS radius of the kernel in px (0 for a delta; motion L: ~0.29 L; defocus r: ~0.71 r)."""
+        taps = np.asarray(self.kernel, np.float64)
+        total = float(taps.sum())
+        if total <= 0:
+            return 0.0
+        rows, cols = np.indices(taps.shape, dtype=np.float64)
+        mr, mc = float((rows * taps).sum()) / total, float((cols * taps).sum()) / total
+        return math.sqrt(float((((rows - mr) ** 2 + (cols - mc) ** 2) * taps).sum()) / total)
+
+    @property
+    def verdict(self) -> str:
+        """'no_blur' (the kernel is about a point: nothing to undo), 'low_confidence' or 'blur'.
+
+        Callers deblur only on 'blur' without asking: deconvolving a sharp photo with a near-delta
+        kernel still changes it (34-39 dB PSNR against the input, Wiener), and with a guessed
+        kernel it ruins it (~10 dB).
+        """
+        if self.spread < NO_BLUR_SPREAD:
+            return "no_blur"
+        if self.confidence < LOW_CONFIDENCE:
+            return "low_confidence"
+        return "blur"
+
+    def describe(self) -> str:
+        """The estimate in plain words: "motion blur 15.2 px at 31°, confidence 0.83"."""
+        verdict = self.verdict
+        if verdict == "no_blur":
+            return "no clear blur found"
+        if self.kind == "motion":
+            shape = f"motion blur {self.params['length']:.1f} px at {self.params['angle']:.0f}°"
+        elif self.kind == "defocus":
+            shape = f"defocus blur, radius {self.params['radius']:.1f} px"
+        else:
+            shape = f"camera shake, about {support_side(self.kernel)} px across"
+        if verdict == "low_confidence":
+            return f"no clear blur found (perhaps {shape}; low confidence {self.confidence:.2f})"
+        return f"{shape}, confidence {self.confidence:.2f}"
 
 
 def _odd_at_least(value: float) -> int:
