@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.errors import CancelledError, PhotomendError
 from app.gui.tasks import Job
-from models.errors import ModelWeightsError
 
 
 class _Worker(QObject):
@@ -37,7 +36,7 @@ class _Worker(QObject):
             result = job.run(job)
         except CancelledError:
             self.cancelled.emit(job.id)
-        except (PhotomendError, ModelWeightsError) as error:
+        except PhotomendError as error:  # ModelWeightsError included
             self.failed.emit(job.id, str(error))
         except MemoryError:
             self.failed.emit(job.id, "not enough memory for this photo: choose a smaller tile size")
