@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +22,15 @@ OUT = REPO / "docs" / "screenshots"
 def main() -> int:
     from app.gui.main_window import MainWindow
     from app.gui.resources import icon, stylesheet
+    from app.gui.settings_store import SettingsStore
 
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(icon("photomend"))
     app.setStyleSheet(stylesheet())
-    settings = QSettings(str(OUT / ".screenshot-settings.ini"), QSettings.Format.IniFormat)
-    settings.clear()
+    settings_file = OUT / ".screenshot-settings.json"
+    for leftover in OUT.glob(".screenshot-settings.json*"):
+        leftover.unlink()
+    settings = SettingsStore(settings_file)
     window = MainWindow(settings)
     window.setGeometry(0, 0, 1280, 800)
     window.show()
@@ -84,13 +87,13 @@ def main() -> int:
 
     def final() -> None:
         shot("deblur_kernel.png")
-        settings.clear()
-        window.close()
+        window.close()  # test/auto_discard is set: no quit question
         app.quit()
 
     QTimer.singleShot(800, empty)
     code = app.exec()
-    (OUT / ".screenshot-settings.ini").unlink(missing_ok=True)
+    for leftover in OUT.glob(".screenshot-settings.json*"):  # the file and its .bak generation
+        leftover.unlink()
     return code
 
 

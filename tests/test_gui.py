@@ -9,10 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from app.gui.export_dialog import ExportOptions
 from app.gui.main_window import MainWindow
+from app.gui.settings_store import SettingsStore
 from tests.conftest import load_rgb, psnr
 
 pytest.importorskip("pytestqt")
@@ -30,7 +31,7 @@ def noisy_photo(tmp_path: Path, cbsd68: Path) -> tuple[np.ndarray, Path]:
 
 @pytest.fixture()
 def window(qtbot, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings = SettingsStore(tmp_path / "settings.json")
     settings.setValue("test/auto_discard", True)
     settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
     win = MainWindow(settings)
@@ -44,7 +45,8 @@ def window(qtbot, tmp_path: Path):
 
 def _open(qtbot, win: MainWindow, path: Path) -> None:
     win.open_path(path)
-    qtbot.waitUntil(lambda: win.photo is not None and win.noise_sigma is not None, timeout=30000)
+    qtbot.waitUntil(lambda: win.photo is not None and win.photo.source == Path(path) and win.noise_sigma is not None,
+                    timeout=30000)
 
 
 def test_open_denoise_export_with_a_real_file(qtbot, window: MainWindow, noisy_photo, tmp_path: Path):
@@ -166,7 +168,7 @@ def test_closing_during_a_run_cancels_it_cleanly(qtbot, tmp_path: Path, noisy_ph
     _clean, path = noisy_photo
     big = tmp_path / "big.png"
     cv2.imwrite(str(big), cv2.resize(cv2.imread(str(path)), (1600, 1000)))
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = SettingsStore(tmp_path / "s.json")
     settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
     win = MainWindow(settings)
     win.show()
@@ -177,7 +179,7 @@ def test_closing_during_a_run_cancels_it_cleanly(qtbot, tmp_path: Path, noisy_ph
     assert win.current_job is not None
     win.close()
     assert not win.worker._thread.isRunning()
-    assert settings.value("window/geometry") is not None
+    assert SettingsStore(tmp_path / "s.json").value("window/geometry")  # written to disk on close
 
 
 def test_sample_photo_is_offered_on_an_empty_canvas(qtbot, window: MainWindow):
@@ -198,11 +200,12 @@ def test_deblur_with_kernel_preview_sharpens_the_blurred_sample(qtbot, window: M
     panel = window.panel
     panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
     panel.motion_length.setValue(9)
-    qtbot.waitUntil(lambda: panel.kernel_caption.text().startswith("9x9"), timeout=5000)
+    qtbot.waitUntil(lambda: "9x9 px kernel" in panel.kernel_caption.text(), timeout=5000)
     small = panel.kernel_label.pixmap().toImage()
     panel.motion_length.setValue(21)
     panel.motion_angle.setValue(30)
-    qtbot.waitUntil(lambda: panel.kernel_caption.text() == "19x19 px", timeout=5000)
+    qtbot.waitUntil(lambda: "19x19 px kernel" in panel.kernel_caption.text(), timeout=5000)
+    assert panel.kernel_caption.text().startswith("Motion blur 21 px at 30°")
     assert panel.kernel_label.pixmap().toImage() != small  # the preview follows the parameters
     panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))  # fast; deep is tested elsewhere
     qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
@@ -212,3 +215,283 @@ def test_deblur_with_kernel_preview_sharpens_the_blurred_sample(qtbot, window: M
     before = psnr(window.history.original[inner], clean[inner])
     after = psnr(window.history.current()[inner], clean[inner])
     assert after > before + 3, (before, after)
+
+
+# ----- the window never hurts a photo, never loses work ------------------------------------
+
+
+def _patch_pixels(win: MainWindow) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The preview patch on screen as 8-bit RGB, and its region (x, y, w, h) in photo pixels."""
+    import qimage2ndarray
+
+    image, rect = win.view._patch
+    return qimage2ndarray.rgb_view(image).copy(), (int(rect.x()), int(rect.y()), int(rect.width()), int(rect.height()))
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def _wait_idle(qtbot, win: MainWindow, timeout: int = 120000) -> None:
+    qtbot.waitUntil(lambda: win.current_job is None and not win.worker.is_busy(), timeout=timeout)
+
+
+@pytest.fixture()
+def blurred_crop(tmp_path: Path, cbsd68: Path) -> tuple[np.ndarray, Path]:
+    """A 240x240 CBSD68 crop, motion-blurred 15 px at 30° (valid convolution) with sigma-1.5 noise."""
+    from app.physics.blur import blur
+    from app.physics.kernels import motion_kernel
+
+    kernel = motion_kernel(15, 30)
+    reach = kernel.shape[0] // 2
+    sharp = load_rgb(sorted(cbsd68.glob("*.png"))[30])[: 240 + 2 * reach, : 240 + 2 * reach]
+    blurred = blur(sharp, kernel, mode="valid")
+    blurred = blurred + np.random.default_rng(5).normal(0, 1.5 / 255, blurred.shape).astype(np.float32)
+    path = tmp_path / "shaky.png"
+    cv2.imwrite(str(path), _to_uint8(blurred)[:, :, ::-1])
+    return sharp[reach:-reach, reach:-reach], path
+
+
+@pytest.fixture()
+def sharp_crop(tmp_path: Path, cbsd68: Path) -> Path:
+    """A sharp 240x240 CBSD68 crop (the estimator finds a near-point kernel: no clear blur)."""
+    path = tmp_path / "sharp.png"
+    cv2.imwrite(str(path), cv2.imread(str(sorted(cbsd68.glob("*.png"))[60]))[:240, :240])
+    return path
+
+
+def test_deblur_with_auto_estimate_finds_the_blur_itself(qtbot, window: MainWindow, blurred_crop):
+    """Auto-estimate + Deblur estimates this photo's kernel first (as --kernel auto), then sharpens."""
+    clean, path = blurred_crop
+    _open(qtbot, window, path)
+    panel = window.panel
+    assert panel.kernel_type.currentData() == "auto"  # the default: no guessed kernel
+    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))
+    qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history.is_modified(), timeout=120000)
+    _wait_idle(qtbot, window)
+    assert panel.estimate is not None and panel.estimate.verdict == "blur"
+    assert "confidence" in panel.kernel_caption.text() and "both halves" in panel.kernel_caption.text()
+    label = window.history.applied_labels()[-1]
+    assert label.startswith("Deblur: ") and "confidence" in label, label
+    inner = (slice(20, -20), slice(20, -20))
+    before = psnr(window.history.original[inner], clean[inner])
+    after = psnr(window.history.current()[inner], clean[inner])
+    assert after > before + 2, (before, after)
+
+
+def test_opening_another_photo_never_reuses_its_kernel(qtbot, window: MainWindow, blurred_crop, sharp_crop):
+    """The kernel estimated on one photo is forgotten on opening the next; Deblur estimates the new
+    one, says "no clear blur found" before doing anything, and leaves the sharp photo unchanged."""
+    _clean, shaky = blurred_crop
+    _open(qtbot, window, shaky)
+    qtbot.mouseClick(window.panel.estimate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.panel.estimate is not None, timeout=120000)
+    first = window.panel.estimate
+    assert first.verdict == "blur" and window.panel.kernel_spec() == first.spec
+    _open(qtbot, window, sharp_crop)
+    assert window.panel.estimate is None and window.panel.kernel_spec() is None
+    assert "estimates the blur" in window.panel.kernel_caption.text()
+    window.panel.deblur_button.click()
+    qtbot.waitUntil(lambda: window.panel.estimate is not None, timeout=120000)
+    _wait_idle(qtbot, window)
+    assert window.panel.estimate.verdict == "no_blur"
+    assert "No clear blur found" in (window.last_message or "")
+    assert window.error_box is not None and window.error_box.isVisible()
+    assert not window.history.is_modified()
+    window.panel.deblur_button.click()  # again: still nothing to undo, still said
+    _wait_idle(qtbot, window)
+    assert not window.history.is_modified()
+    assert window.panel.kernel_spec() is None
+
+
+def test_a_low_confidence_estimate_is_said_before_deblurring(qtbot, window: MainWindow, cbsd68: Path):
+    """A sharp photo on which the estimator only guesses (confidence 0.01): nothing changes until
+    the user, told so, presses Deblur again."""
+    _open(qtbot, window, sorted(cbsd68.glob("*.png"))[50])
+    panel = window.panel
+    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))
+    panel.deblur_button.click()
+    qtbot.waitUntil(lambda: panel.estimate is not None, timeout=120000)
+    _wait_idle(qtbot, window)
+    assert panel.estimate.verdict == "low_confidence"
+    assert "no clear blur found" in window.last_message and "low confidence" in window.last_message
+    assert "Deblur again" in window.last_message
+    assert not window.history.is_modified()
+    assert "below 0.5: a guess" in panel.kernel_caption.text()  # the figure is explained where shown
+    panel.deblur_button.click()
+    qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
+
+
+def test_deblur_preview_is_what_deblur_gives(qtbot, window: MainWindow):
+    """The live preview uses Deblur's own noise floor and regularisation: on the blurred sample (its
+    measured noise 0.37 is under the 2.2 floor) the patch matches the full Wiener run there."""
+    from app.gui.resources import blurred_sample_path, sample_clean_path
+
+    _open(qtbot, window, blurred_sample_path())
+    assert window.noise_sigma < 1.0
+    panel = window.panel
+    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))
+    panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
+    panel.motion_length.setValue(21)
+    panel.motion_angle.setValue(30)
+    window.view.zoom_to(3.0, QPointF(window.view.width() / 2, window.view.height() / 2))
+    window._schedule_preview("deblur", True)
+    qtbot.waitUntil(lambda: window.view._patch is not None and not window.worker.is_busy(), timeout=60000)
+    patch, (x, y, w, h) = _patch_pixels(window)
+    assert 0 < w * h < 512 * 512  # a part of the photo, with context cut from it
+    window.apply("deblur")
+    qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
+    full = _to_uint8(window.history.current()[y : y + h, x : x + w])
+    assert psnr(patch / 255.0, full / 255.0) > 38  # the old preview (no floor, mirrored context): 22 dB
+    clean = load_rgb(sample_clean_path())[y : y + h, x : x + w]
+    blurred = window.history.original[y : y + h, x : x + w]
+    assert psnr(patch / 255.0, clean) > psnr(blurred, clean) + 3  # sharper, not grainy or striped
+
+
+def test_strength_previews_from_the_step_start_and_denoise_again_replaces_the_step(
+    qtbot, window: MainWindow, noisy_photo
+):
+    _clean, path = noisy_photo
+    _open(qtbot, window, path)
+    panel = window.panel
+    window.apply("denoise")
+    qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
+    _wait_idle(qtbot, window)
+    panel.strength.setValue(0)  # preview: what Denoise at 0 would give = the un-denoised photo
+    qtbot.waitUntil(lambda: window.view._patch is not None and not window.worker.is_busy(), timeout=60000)
+    patch, (x, y, w, h) = _patch_pixels(window)
+    assert np.array_equal(patch, _to_uint8(window.history.original[y : y + h, x : x + w]))
+    panel.strength.setValue(80)
+    qtbot.mouseClick(panel.denoise_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history.applied_labels() == ["Denoise (strength 80)"], timeout=60000)
+    _wait_idle(qtbot, window)
+    once = window.engines.denoiser(panel.settings("denoise")).denoise(window.history.original, strength=80).pixels
+    assert np.allclose(window.history.current(), once, atol=1e-5)  # one pass from the photo, not two
+    window.undo_action.trigger()
+    assert not window.history.is_modified()  # one undo: back to the photo as opened
+    assert panel.settings("deblur").strength == 50  # Deblur has its own strength
+    panel.deblur_strength.setValue(30)
+    assert panel.settings("deblur").strength == 30 and panel.settings("denoise").strength == 80
+
+
+@pytest.fixture()
+def asking_window(qtbot, tmp_path: Path):
+    """A window that asks before quitting (no test/auto_discard), and its settings file."""
+    settings = SettingsStore(tmp_path / "asking.json")
+    settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.worker.shutdown()
+    win.batch.shutdown()
+
+
+def _buttons(box) -> dict[str, object]:
+    standard = type(box).StandardButton
+    return {name: box.button(getattr(standard, name)) for name in ("Save", "Discard", "Cancel")}
+
+
+def test_quit_with_an_unexported_result_asks_save_discard_cancel(qtbot, asking_window: MainWindow, noisy_photo):
+    win = asking_window
+    _open(qtbot, win, noisy_photo[1])
+    win.apply("denoise")
+    qtbot.waitUntil(lambda: win.history.is_modified(), timeout=60000)
+    win.quit_action.trigger()  # Ctrl+Q
+    assert win.isVisible() and win.quit_box is not None and win.quit_box.isVisible()
+    buttons = _buttons(win.quit_box)
+    assert all(button is not None for button in buttons.values())
+    assert "not been exported" in win.quit_box.text()
+    qtbot.mouseClick(buttons["Cancel"], Qt.MouseButton.LeftButton)
+    assert win.isVisible() and win.history.is_modified()
+    win.close()
+    qtbot.mouseClick(_buttons(win.quit_box)["Discard"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=5000)
+    assert not win.worker._thread.isRunning()
+
+
+def test_quit_and_save_exports_then_closes(qtbot, asking_window: MainWindow, noisy_photo, tmp_path: Path):
+    win = asking_window
+    clean, path = noisy_photo
+    _open(qtbot, win, path)
+    win.apply("denoise")
+    qtbot.waitUntil(lambda: win.history.is_modified(), timeout=60000)
+    out = tmp_path / "kept.png"
+    win.export_dialog = lambda: win.export_to(out, ExportOptions(format="png"))  # the dialogs' answer
+    win.close()
+    qtbot.mouseClick(_buttons(win.quit_box)["Save"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=20000)
+    assert psnr(load_rgb(out), clean) > psnr(load_rgb(path), clean) + 5
+
+
+def test_quit_during_a_batch_asks_then_stops_it_within_2_seconds(qtbot, asking_window: MainWindow, noisy_photo,
+                                                                 tmp_path: Path):
+    import time
+
+    from app.pipeline.batch import BatchQueue
+
+    win = asking_window
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), cv2.resize(cv2.imread(str(noisy_photo[1])), (2400, 1600)))
+    win.panel.tile_combo.setCurrentIndex(win.panel.tile_combo.findData(256))
+    win.add_to_batch([str(big)])
+    win.batch.start()
+    qtbot.waitUntil(lambda: win.batch._current is not None and win.batch._current[0].progress > 0, timeout=60000)
+    win.close()
+    assert win.isVisible() and "batch is running" in win.quit_box.text()
+    assert _buttons(win.quit_box)["Save"] is None  # nothing to export: Discard or Cancel
+    started = time.perf_counter()
+    qtbot.mouseClick(_buttons(win.quit_box)["Discard"], Qt.MouseButton.LeftButton)
+    assert not win.isVisible() and time.perf_counter() - started < 2.0
+    assert not win.batch.worker._thread.isRunning()
+    assert [Path(item.source).name for item in BatchQueue.load(tmp_path / "queue.json").items] == ["big.png"]
+    assert not list(tmp_path.glob("big_*"))  # nothing half-written
+
+
+@pytest.mark.parametrize("work", ["deep deblur", "kernel estimate"])
+def test_quitting_cancels_running_work_within_2_seconds(qtbot, asking_window: MainWindow, noisy_photo,
+                                                       tmp_path: Path, work: str):
+    import time
+
+    win = asking_window
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), cv2.resize(cv2.imread(str(noisy_photo[1])), (1600, 1000)))
+    _open(qtbot, win, big)
+    panel = win.panel
+    if work == "deep deblur":
+        panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
+        progress: list[int] = []
+        panel.progress.valueChanged.connect(progress.append)
+        win.apply("deblur")
+        qtbot.waitUntil(lambda: any(v >= 1 for v in progress), timeout=60000)
+    else:
+        win.estimate_kernel()
+        qtbot.wait(1500)
+    assert win.current_job is not None
+    started = time.perf_counter()
+    win.close()  # nothing to lose: no question
+    assert time.perf_counter() - started < 2.0
+    assert not win.isVisible() and not win.worker._thread.isRunning()
+
+
+def test_kernel_choices_are_shown_in_plain_words(qtbot, window: MainWindow, noisy_photo, tmp_path: Path):
+    """No spec syntax ("motion:15,0", "empty kernel spec") reaches the panel or the status bar."""
+    from app.physics.kernels import motion_kernel, save_kernel
+
+    _open(qtbot, window, noisy_photo[1])
+    panel = window.panel
+    saved = save_kernel(motion_kernel(9, 45), tmp_path / "shake.png")
+    panel.set_kernel_file(str(saved))
+    expected = {"motion": "Motion blur 15 px at 0°", "defocus": "Defocus, radius 4 px",
+                "gaussian": "Gaussian blur, sigma 2 px", "file": "Kernel from file shake.png"}
+    for kind, words in expected.items():
+        panel.kernel_type.setCurrentIndex(panel.kernel_type.findData(kind))
+        assert panel.kernel_caption.text().startswith(words), panel.kernel_caption.text()
+    panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("auto"))
+    assert panel.kernel_caption.text() == "Deblur estimates the blur from the photo first."
+    window._schedule_preview("deblur", True)
+    qtbot.waitUntil(lambda: "not estimated yet" in window.statusBar().currentMessage(), timeout=5000)
+    assert "spec" not in window.statusBar().currentMessage()
+    assert window.last_error is None  # the preview did not fail on an empty kernel

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
 from app.errors import PhotomendError
-from app.gui.tasks import RestoreSettings
+from app.gui.tasks import EstimatedKernel, RestoreSettings
 from app.physics.kernel_preview import kernel_preview
 from models import available_models
 
@@ -99,7 +99,7 @@ class ControlPanel(QWidget):
         self.setMinimumWidth(300)
         self.setMaximumWidth(380)
         self.kernel_file: str | None = None
-        self.estimated_kernel_spec: str | None = None
+        self.estimate: EstimatedKernel | None = None  # belongs to the open photo; the window clears it
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_denoise())
         layout.addWidget(self._build_deblur())
@@ -153,7 +153,7 @@ class ControlPanel(QWidget):
         self.kernel_type = QComboBox()
         for title, key in KERNEL_TYPES:
             self.kernel_type.addItem(title, key)
-        self.kernel_type.setCurrentIndex(1)
+        self.kernel_type.setCurrentIndex(0)  # Auto-estimate: a guessed default kernel would hurt a sharp photo
         form.addRow("Blur", self.kernel_type)
         self.motion_length = SliderWithValue(1, 80, 15, 0.5, 1, " px")
         self.motion_angle = SliderWithValue(0, 180, 0, 1, 0, "°")
@@ -170,6 +170,7 @@ class ControlPanel(QWidget):
                 form.addRow(label, widget)
                 widget.valueChanged.connect(lambda _v: self._kernel_timer.start())
         self.estimate_button = QPushButton("Estimate from photo")
+        self.estimate_button.setToolTip("Find the blur of this photo now (Deblur with Auto-estimate does it too)")
         form.addRow(self.estimate_button)
         self.kernel_label = QLabel()
         self.kernel_label.setFixedSize(128, 128)
@@ -183,6 +184,9 @@ class ControlPanel(QWidget):
         self.deblur_method.addItem("Deep prior (best)", "deep")
         self.deblur_method.addItem("Wiener (fast)", "wiener")
         form.addRow("Method", self.deblur_method)
+        self.deblur_strength = SliderWithValue(0, 100, 50)
+        self.deblur_strength.setToolTip("0 = unchanged, 50 = default, 100 = sharper (and noisier)")
+        form.addRow("Strength", self.deblur_strength)
         self.deblur_button = QPushButton("Deblur")
         self.deblur_button.setObjectName("primaryButton")
         self.deblur_button.setToolTip("Deblur the whole photo (Ctrl+B)")
@@ -267,12 +271,20 @@ class ControlPanel(QWidget):
         self.kernel_file = path
         self.update_kernel_preview()
 
-    def set_estimated_kernel(self, spec: str | None) -> None:
-        self.estimated_kernel_spec = spec
+    def set_estimate(self, estimate: EstimatedKernel | None) -> None:
+        """Show (or forget, with None) the kernel estimated from the open photo."""
+        self.estimate = estimate
         self.update_kernel_preview()
 
+    def needs_estimate(self) -> bool:
+        """Auto-estimate is chosen and this photo has not been estimated yet."""
+        return self.kernel_type.currentData() == "auto" and self.estimate is None
+
     def kernel_spec(self) -> str | None:
-        """The kernel as a spec string (see app.physics.kernels), or None when not yet known."""
+        """The kernel as a spec string (see app.physics.kernels), or None when not known or not wanted.
+
+        With Auto-estimate, a photo found to have no clear blur has no kernel: nothing to undo.
+        """
         kind = self.kernel_type.currentData()
         if kind == "motion":
             return f"motion:{self.motion_length.value():g},{self.motion_angle.value():g}"
@@ -282,29 +294,56 @@ class ControlPanel(QWidget):
             return f"gaussian:{self.gaussian_sigma.value():g}"
         if kind == "file":
             return self.kernel_file
-        return self.estimated_kernel_spec
+        if self.estimate is None or self.estimate.verdict == "no_blur":
+            return None
+        return self.estimate.spec
+
+    def kernel_description(self) -> str:
+        """The chosen kernel in plain words, for status messages."""
+        from app.physics.kernels import describe_kernel_spec
+
+        if self.kernel_type.currentData() == "auto":
+            return self.estimate.description if self.estimate is not None else "not estimated yet"
+        spec = self.kernel_spec()
+        return describe_kernel_spec(spec) if spec else "no kernel file chosen"
 
     def update_kernel_preview(self) -> None:
+        from app.algorithms.blind.estimate import CONFIDENCE_MEANING
         from app.physics.kernels import kernel_from_spec
 
+        auto = self.kernel_type.currentData() == "auto"
+        self.kernel_caption.setToolTip(CONFIDENCE_MEANING.capitalize() + "." if auto else "")
         spec = self.kernel_spec()
         if spec is None:
             self.kernel_label.setPixmap(QPixmap())
-            self.kernel_label.setText("no kernel yet")
-            self.kernel_caption.setText("Press 'Estimate from photo'" if self.kernel_type.currentData() == "auto" else "")
+            if auto and self.estimate is not None:  # estimated: no clear blur
+                self.kernel_label.setText("no blur")
+                self.kernel_caption.setText(self.estimate.description.capitalize() + ": Deblur leaves this photo as it is.")
+            elif auto:
+                self.kernel_label.setText("not estimated")
+                self.kernel_caption.setText("Deblur estimates the blur from the photo first.")
+            else:
+                self.kernel_label.setText("no file")
+                self.kernel_caption.setText("Choose a kernel file (.png or .npy).")
             return
         try:
             kernel = kernel_from_spec(spec)
         except PhotomendError as error:
             self.kernel_label.setPixmap(QPixmap())
-            self.kernel_label.setText("invalid")
+            self.kernel_label.setText("unusable")
             self.kernel_caption.setText(str(error))
             return
         preview = kernel_preview(kernel, 128)
         image = QImage(preview.data, preview.shape[1], preview.shape[0], preview.strides[0],
                        QImage.Format.Format_Grayscale8).copy()
         self.kernel_label.setPixmap(QPixmap.fromImage(image))
-        self.kernel_caption.setText(f"{kernel.shape[0]}x{kernel.shape[1]} px")
+        size = f"{kernel.shape[1]}x{kernel.shape[0]} px kernel"
+        if auto and self.estimate is not None:
+            note = f"\n({CONFIDENCE_MEANING})"
+            warning = " Press Deblur again to use it anyway." if self.estimate.verdict == "low_confidence" else ""
+            self.kernel_caption.setText(f"Found: {self.estimate.description}.{warning}\n{size}{note}")
+        else:
+            self.kernel_caption.setText(f"{self.kernel_description().capitalize()}\n{size}")
 
     def settings(self, operation: str) -> RestoreSettings:
         return RestoreSettings(
@@ -313,19 +352,21 @@ class ControlPanel(QWidget):
             device=self.device_combo.currentData() or "auto",
             precision=self.precision_combo.currentData() or "fp32",
             tile=self.tile_combo.currentData(),
-            strength=self.strength.value(),
+            strength=self.deblur_strength.value() if operation == "deblur" else self.strength.value(),
             noise_level=None if self.noise_auto.isChecked() else self.noise_level.value(),
             kernel_spec=self.kernel_spec() or "",
             deblur_method=self.deblur_method.currentData() or "deep",
         )
 
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, progress_text: str = "%v / %m tiles") -> None:
+        """Show progress and Cancel while a run (or an estimate: ``progress_text`` "%p%") goes on."""
         self.progress.setVisible(running)
         self.cancel_button.setVisible(running)
         self.denoise_button.setEnabled(not running)
         self.deblur_button.setEnabled(not running)
         self.estimate_button.setEnabled(not running)
         if running:
+            self.progress.setFormat(progress_text)
             self.progress.setRange(0, 0)
 
     def set_progress(self, done: int, total: int) -> None:

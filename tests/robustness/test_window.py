@@ -1,0 +1,123 @@
+"""The window's own files and start-up: a damaged settings file never stops the window (it is set
+aside, the backup restored, the user told once), settings are written only through the atomic
+writer, and with no display `photomend` says so in one line instead of Qt aborting."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.gui.settings_store import SettingsStore
+from tests.robustness.helpers import REPO, noisy_photo, temporaries
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture(autouse=True)
+def _log_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOMEND_LOG_DIR", str(tmp_path / "logs"))
+
+
+def _window(qtbot, settings: SettingsStore):
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def _close(win) -> None:
+    win.close()
+    assert not win.isVisible()
+
+
+def _saved_settings(tmp_path: Path, **values) -> Path:
+    """A settings file as the window writes it, two generations deep (so a backup exists)."""
+    path = tmp_path / "settings.json"
+    store = SettingsStore(path)
+    store.setValue("batch/queue_file", str(tmp_path / "queue.json"))
+    store.setValue("files/recent", ["/photos/old.png"])
+    store.sync()
+    for key, value in values.items():
+        store.setValue(key.replace("__", "/"), value)
+    store.sync()
+    return path
+
+
+def test_a_damaged_settings_file_is_set_aside_and_the_backup_restored(qtbot, tmp_path: Path):
+    path = _saved_settings(tmp_path, files__recent=["/photos/new.png", "/photos/old.png"])
+    damaged = path.read_bytes()[:25]  # cut short, as by a crash of an older writer or a full disk
+    path.write_bytes(damaged)
+    win = _window(qtbot, SettingsStore(path))
+    message = win.statusBar().currentMessage()
+    assert "settings file" in message and "damaged" in message and "restored" in message, message
+    assert [p.name for p in tmp_path.glob("settings.json.corrupt-*")] and \
+        next(tmp_path.glob("settings.json.corrupt-*")).read_bytes() == damaged  # kept, not deleted
+    assert win.recent_files() == ["/photos/old.png"]  # the previous generation
+    _close(win)
+    again = _window(qtbot, SettingsStore(path))
+    assert "settings" not in again.statusBar().currentMessage()  # told once
+    assert json.loads(path.read_text())["values"]["window/geometry"]
+    _close(again)
+    assert temporaries(tmp_path) == []
+
+
+def test_settings_of_the_wrong_kind_fall_back_to_defaults(qtbot, tmp_path: Path):
+    """A hand-edited file: every value the wrong type. The window starts, opens and can quit."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 1, "values": {
+        "window/geometry": 12, "files/recent": 5, "files/max_megapixels": "lots", "engine/device": ["x"],
+        "files/last_open_dir": None, "batch/queue_file": str(tmp_path / "queue.json"), "test/auto_discard": "yes",
+    }}))
+    win = _window(qtbot, SettingsStore(path))
+    assert win.recent_files() == []
+    photo = noisy_photo(tmp_path / "p.png")
+    win.open_path(photo)
+    qtbot.waitUntil(lambda: win.photo is not None, timeout=30000)
+    _close(win)
+    assert json.loads(path.read_text())["values"]["files/recent"] == [str(photo)]
+
+
+def test_settings_that_cannot_be_parsed_at_all_start_empty(qtbot, tmp_path: Path):
+    path = tmp_path / "settings.json"
+    path.write_bytes(b"\x00\xff not json")
+    win = _window(qtbot, SettingsStore(path))
+    assert "No backup" in win.statusBar().currentMessage()
+    _close(win)
+    assert json.loads(path.read_text())["version"] == 1
+
+
+def test_settings_are_never_written_through_a_link(qtbot, tmp_path: Path):
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("someone else's file")
+    path = tmp_path / "settings.json"
+    os.symlink(outside, path)
+    store = SettingsStore(path)
+    store.setValue("files/recent", ["/photos/a.png"])
+    assert store.sync()
+    assert outside.read_text() == "someone else's file"
+    assert not path.is_symlink() and json.loads(path.read_text())["values"]["files/recent"] == ["/photos/a.png"]
+
+
+def test_no_display_prints_one_line_and_exits_2(tmp_path: Path):
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for args in ([], ["gui", str(noisy_photo(tmp_path / "p.png"))]):
+        result = _run_without_display(args, tmp_path, env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "no display: use `photomend denoise ...`, or run it in a desktop session"
+        ]
+        assert "reinstalling" not in result.stderr and result.stdout == ""
+
+
+def _run_without_display(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`photomend ARGS` in a fresh process with exactly ``env`` (no display variables)."""
+    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**env, "PYTHONPATH": str(REPO)})
