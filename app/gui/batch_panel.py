@@ -1,22 +1,32 @@
-"""The batch queue panel: rows with thumbnails and status, Start/Pause/Cancel, output options.
+"""The batch queue panel: rows with thumbnails, operation, destination and status; options; Start/Pause/Cancel.
 
 Items run one at a time on their own worker thread (not the single-photo worker), so the
 window stays usable for viewing while a batch runs. Every item goes through the same
-``process_file`` + ``operation_for`` path as ``photomend denoise/deblur``.
+``process_file`` + ``operation_for`` path as ``photomend denoise/deblur``; planning, recording
+and recovery live in ``app.pipeline.batch`` so they work (and are tested) without Qt.
+
+The options on the right are the preset for newly added files *and* for queued rows that have
+not started: a field edited there replaces that field on those rows (the selected queued rows,
+or all of them when none is selected), so an output folder typed after adding is the one used.
+The restore settings (strength, noise ...) come from the side panel when files are added, when
+the operation is chosen, or on "Use current settings"; moving a slider to look at another photo
+does not silently change queued work.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QImage, QPixmap
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,22 +38,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import PhotomendError
 from app.gui.worker import WorkerClient
 from app.pipeline.batch import (
     CANCELLED,
+    DEFAULT_PATTERN,
     DONE,
     FAILED,
+    QUEUED,
     RUNNING,
     SKIPPED,
+    AddResult,
     BatchItem,
     BatchPreset,
     BatchQueue,
+    check_pattern,
 )
 from app.pipeline.operations import EngineCache, RestoreSettings, operation_for
 from app.pipeline.process_file import process_file
 
-COLUMNS = ["", "File", "Size", "Preset", "Status"]
-THUMB = 48
+COLUMNS = ["", "File", "Size", "Operation", "Destination", "Status"]
+THUMB = 32
+ROW_HEIGHT = THUMB + 4
+VISIBLE_ROWS = 8  # rows the panel asks room for, so a 1280x800 window shows a useful queue
+SIDE_WIDTH = 340
+MAX_SKIPPED_LISTED = 30
 
 
 class _ThumbnailSignals(QObject):
@@ -72,43 +91,131 @@ class _Thumbnail(QRunnable):
         self.signals.ready.emit(self.item_id, qimage)
 
 
+class QueueTable(QTableWidget):
+    """The rows; files and folders dropped on it are queued (``filesDropped``)."""
+
+    filesDropped = Signal(list)
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(0, len(columns))
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+
+    def rows_height(self, rows: int) -> int:
+        """Pixels the table needs to show ``rows`` full rows (header and frame included)."""
+        return self.horizontalHeader().sizeHint().height() + rows * ROW_HEIGHT + 2 * self.frameWidth() + 2
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(super().sizeHint().width(), self.rows_height(VISIBLE_ROWS))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)
+
+
 class BatchPanel(QWidget):
     """Queue view and controls; ``openComparison(original, result)`` asks the window to show a pair."""
 
     openComparison = Signal(str, str)
     finishedBatch = Signal(str)  # summary text
 
-    def __init__(self, queue: BatchQueue, current_settings, parent: QWidget | None = None) -> None:
+    def __init__(self, queue: BatchQueue, current_settings: Callable[[str], RestoreSettings],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.queue = queue
-        self.current_settings = current_settings  # () -> RestoreSettings from the side panel
+        self.current_settings = current_settings  # operation -> RestoreSettings from the side panel
         self.worker = WorkerClient(self)
         self.engines = EngineCache()
         self.running = False
         self.paused = False
         self._current = None
         self._started = 0.0
-        self._batch_started_counts = (0, 0)
         self._thumb_signals = _ThumbnailSignals()
         self._thumb_signals.ready.connect(self._set_thumbnail)
         self._thumbs: dict[int, QIcon] = {}
+        self._thumbs_asked: set[int] = set()
         self._build()
+        self._applied = self._option_values()
+        self._tick = QTimer(self, interval=1000)
+        self._tick.timeout.connect(self._update_summary)
         self.refresh()
+        if queue.problem:
+            self.show_notice(queue.problem)
 
     # ----- UI ----------------------------------------------------------------------------
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        left = QVBoxLayout()
+        self.table = QueueTable(COLUMNS)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setIconSize(QSize(THUMB, THUMB))
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (1, 3, 4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._on_double_click)
+        self.table.filesDropped.connect(self._on_dropped)
+        self.table.itemSelectionChanged.connect(self._update_applies_label)
+        left.addWidget(self.table, 1)
+        edit_row = QHBoxLayout()
+        self.up_button = QPushButton("Up")
+        self.down_button = QPushButton("Down")
+        self.remove_button = QPushButton("Remove")
+        self.clear_button = QPushButton("Clear finished")
+        self.retry_button = QPushButton("Retry failed/cancelled")
+        for button in (self.up_button, self.down_button, self.remove_button, self.clear_button, self.retry_button):
+            edit_row.addWidget(button)
+        edit_row.addStretch(1)
+        left.addLayout(edit_row)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        left.addWidget(self.summary)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #b35c00;")
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.hide()
+        left.addWidget(self.notice)
+        outer.addLayout(left, 1)
+
+        side_widget = QWidget()
+        side_widget.setFixedWidth(SIDE_WIDTH)
+        side = QVBoxLayout(side_widget)
+        side.setContentsMargins(0, 0, 0, 0)
         add_row = QHBoxLayout()
         self.add_files_button = QPushButton("Add files...")
         self.add_folder_button = QPushButton("Add folder...")
         add_row.addWidget(self.add_files_button)
         add_row.addWidget(self.add_folder_button)
-        layout.addLayout(add_row)
+        side.addLayout(add_row)
         options = QFormLayout()
+        operation_row = QHBoxLayout()
         self.operation_combo = QComboBox()
-        self.operation_combo.addItem("Denoise (current settings)", "denoise")
-        self.operation_combo.addItem("Deblur (current settings)", "deblur")
-        options.addRow("Preset", self.operation_combo)
+        self.operation_combo.addItem("Denoise", "denoise")
+        self.operation_combo.addItem("Deblur", "deblur")
+        self.use_settings_button = QPushButton("Use current settings")
+        self.use_settings_button.setToolTip("Give the queued rows the side panel's current restore settings")
+        operation_row.addWidget(self.operation_combo, 1)
+        operation_row.addWidget(self.use_settings_button)
+        options.addRow("Operation", operation_row)
         folder_row = QHBoxLayout()
         self.output_dir = QLineEdit()
         self.output_dir.setPlaceholderText("beside each original")
@@ -117,9 +224,14 @@ class BatchPanel(QWidget):
         folder_row.addWidget(self.output_dir, 1)
         folder_row.addWidget(self.output_browse)
         options.addRow("Output folder", folder_row)
-        self.pattern = QLineEdit("{stem}_restored")
+        self.pattern = QLineEdit(DEFAULT_PATTERN)
         self.pattern.setToolTip("File name without extension; {stem} = original name, {operation} = denoise/deblur")
         options.addRow("Name", self.pattern)
+        self.pattern_error = QLabel()
+        self.pattern_error.setWordWrap(True)
+        self.pattern_error.setStyleSheet("color: #c0392b;")
+        self.pattern_error.hide()
+        options.addRow(self.pattern_error)
         self.format_combo = QComboBox()
         for title, key in (("As original", None), ("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp")):
             self.format_combo.addItem(title, key)
@@ -128,46 +240,35 @@ class BatchPanel(QWidget):
         for title, key in (("As original", None), ("8-bit", 8), ("16-bit", 16)):
             self.depth_combo.addItem(title, key)
         options.addRow("Bit depth", self.depth_combo)
-        layout.addLayout(options)
-
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setIconSize(QSize(THUMB, THUMB))
-        self.table.verticalHeader().setDefaultSectionSize(THUMB + 6)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.doubleClicked.connect(self._on_double_click)
-        layout.addWidget(self.table, 1)
-
-        edit_row = QHBoxLayout()
-        self.up_button = QPushButton("Up")
-        self.down_button = QPushButton("Down")
-        self.remove_button = QPushButton("Remove")
-        self.clear_button = QPushButton("Clear finished")
-        self.retry_button = QPushButton("Retry failed")
-        for button in (self.up_button, self.down_button, self.remove_button, self.clear_button, self.retry_button):
-            edit_row.addWidget(button)
-        layout.addLayout(edit_row)
-        run_row = QHBoxLayout()
+        side.addLayout(options)
+        self.applies_label = QLabel()
+        self.applies_label.setWordWrap(True)
+        self.applies_label.setStyleSheet("color: palette(mid);")
+        side.addWidget(self.applies_label)
+        run_row = QGridLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("primaryButton")
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
         self.open_output_button = QPushButton("Open output folder")
-        for button in (self.start_button, self.pause_button, self.cancel_button, self.open_output_button):
-            run_row.addWidget(button)
-        layout.addLayout(run_row)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
+        run_row.addWidget(self.start_button, 0, 0)
+        run_row.addWidget(self.pause_button, 0, 1)
+        run_row.addWidget(self.cancel_button, 0, 2)
+        run_row.addWidget(self.open_output_button, 1, 0, 1, 3)
+        side.addLayout(run_row)
+        side.addStretch(1)
+        outer.addWidget(side_widget)
 
         self.add_files_button.clicked.connect(self._add_files_dialog)
         self.add_folder_button.clicked.connect(self._add_folder_dialog)
         self.output_browse.clicked.connect(self._choose_output_dir)
+        self.output_dir.editingFinished.connect(self.apply_options)
+        self.pattern.textChanged.connect(lambda _text: self._pattern_ok())
+        self.pattern.editingFinished.connect(self.apply_options)
+        self.format_combo.currentIndexChanged.connect(lambda _i: self.apply_options())
+        self.depth_combo.currentIndexChanged.connect(lambda _i: self.apply_options())
+        self.operation_combo.currentIndexChanged.connect(lambda _i: self.use_current_settings())
+        self.use_settings_button.clicked.connect(self.use_current_settings)
         self.up_button.clicked.connect(lambda: self._move_selected(-1))
         self.down_button.clicked.connect(lambda: self._move_selected(1))
         self.remove_button.clicked.connect(self._remove_selected)
@@ -178,47 +279,132 @@ class BatchPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.open_output_button.clicked.connect(self.open_output_folder)
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """Tall enough for VISIBLE_ROWS rows plus the controls, which the dock uses as its first height."""
+        return self.layout().sizeHint()
+
+    def show_notice(self, text: str, detail: str = "") -> None:
+        """One message for the user under the table (a damaged queue file, what a folder scan skipped)."""
+        self.notice.setText(text)
+        self.notice.setToolTip(detail)
+        self.notice.setVisible(bool(text))
+
+    # ----- options -----------------------------------------------------------------------
+    def _option_values(self) -> dict[str, Any]:
+        return {
+            "output_dir": self.output_dir.text().strip() or None,
+            "pattern": self.pattern.text().strip() or DEFAULT_PATTERN,
+            "format": self.format_combo.currentData(),
+            "bit_depth": self.depth_combo.currentData(),
+        }
+
+    def _pattern_ok(self) -> bool:
+        """Check the name pattern as it is typed; the message stays until it is fixed."""
+        try:
+            check_pattern(self.pattern.text().strip() or DEFAULT_PATTERN)
+        except PhotomendError as error:
+            self.pattern_error.setText(str(error))
+            self.pattern_error.show()
+            self._update_buttons()
+            return False
+        self.pattern_error.hide()
+        self._update_buttons()
+        return True
+
+    def _target_ids(self) -> list[int] | None:
+        """Selected rows that have not started, or None: every queued row."""
+        ids = [i for i in self.selected_ids() if (item := self.queue.get(i)) is not None and item.status == QUEUED]
+        return ids or None
+
+    def apply_options(self) -> bool:
+        """Give queued rows the option fields edited since the last apply; False for a bad pattern."""
+        if not self._pattern_ok():
+            return False
+        values = self._option_values()
+        changes = {key: value for key, value in values.items() if value != self._applied.get(key)}
+        if changes and self._apply(changes):
+            self._applied.update(changes)
+        return True
+
+    def use_current_settings(self) -> None:
+        """Give queued rows the side panel's restore settings for the chosen operation."""
+        self._apply({"settings": self.current_settings(self.operation_combo.currentData())})
+
+    def _apply(self, changes: dict[str, Any]) -> bool:
+        try:
+            self.queue.apply_to_queued(changes, self._target_ids())
+        except PhotomendError as error:
+            self.show_notice(str(error))
+            return False
+        self.refresh()
+        return True
+
+    def _update_applies_label(self) -> None:
+        queued = sum(item.status == QUEUED for item in self.queue.items)
+        targets = self._target_ids()
+        if targets is not None:
+            text = f"Changes apply to new files and the {len(targets)} selected queued row(s)."
+        elif queued:
+            text = f"Changes apply to new files and all {queued} queued row(s)."
+        else:
+            text = "Changes apply to the files you add."
+        self.applies_label.setText(text)
+
     # ----- adding ------------------------------------------------------------------------
     def preset(self) -> BatchPreset:
         """The preset captured now, from the side panel's current settings and these options."""
-        settings: RestoreSettings = self.current_settings(self.operation_combo.currentData())
-        return BatchPreset(
-            settings=settings,
-            output_dir=self.output_dir.text().strip() or None,
-            pattern=self.pattern.text().strip() or "{stem}_restored",
-            format=self.format_combo.currentData(),
-            bit_depth=self.depth_combo.currentData(),
-        )
+        values = self._option_values()
+        return BatchPreset(settings=self.current_settings(self.operation_combo.currentData()), **values)
 
     def add_paths(self, paths: list[str]) -> list[BatchItem]:
-        added = self.queue.add(paths, self.preset())
-        for item in added:
-            QThreadPool.globalInstance().start(_Thumbnail(item.id, item.source, self._thumb_signals))
+        """Queue files and folders; raises PhotomendError (nothing queued) for invalid options."""
+        result = self.queue.add(paths, self.preset())
+        self._report_skipped(paths, result)
         self.refresh()
-        return added
+        return result.items
+
+    def _report_skipped(self, paths: list[str], result: AddResult) -> None:
+        if not result.skipped:
+            self.show_notice("")
+            return
+        folders = ", ".join(Path(p).name or p for p in paths if Path(p).is_dir())
+        listed = [f"{entry.path}: {entry.reason}" for entry in result.skipped[:MAX_SKIPPED_LISTED]]
+        if len(result.skipped) > MAX_SKIPPED_LISTED:
+            listed.append(f"... and {len(result.skipped) - MAX_SKIPPED_LISTED} more")
+        self.show_notice(f"{folders}: {result.skipped_summary}" if folders else result.skipped_summary, "\n".join(listed))
+
+    def _on_dropped(self, paths: list[str]) -> None:
+        try:
+            self.add_paths(paths)
+        except PhotomendError as error:
+            self.show_notice(str(error))
 
     def _add_files_dialog(self) -> None:
         files, _filter = QFileDialog.getOpenFileNames(self, "Add photos", "", "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp)")
         if files:
-            self.add_paths(files)
+            self._on_dropped(files)
 
     def _add_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add folder")
         if folder:
-            self.add_paths([folder])
+            self._on_dropped([folder])
 
     def _choose_output_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder")
         if folder:
             self.output_dir.setText(folder)
+            self.apply_options()
 
     # ----- running -----------------------------------------------------------------------
     def start(self) -> None:
-        """Start, or resume after Pause/Cancel."""
+        """Start, or resume after Pause/Cancel; options typed but not yet applied apply first."""
+        if not self.apply_options():
+            return
         self.paused = False
         if not self.running:
             self.running = True
             self._started = time.perf_counter()
+            self._tick.start()
             self._run_next()
         self.refresh()
 
@@ -235,55 +421,46 @@ class BatchPanel(QWidget):
         self.refresh()
 
     def _run_next(self) -> None:
-        item = None if self.paused else self.queue.next_queued()
-        if item is None:
-            self._finish_batch()
-            return
-        item.status, item.progress = RUNNING, 0.0
-        self.queue.save()
+        while True:
+            item = None if self.paused else self.queue.next_queued()
+            if item is None:
+                self._finish_batch()
+                return
+            work = self.queue.begin(item)  # an item that cannot even be planned is Failed; go on
+            if work is not None:
+                break
         cache, settings = self.engines, item.preset.settings
         options = item.preset.output_options()
 
         def run(job):
-            outcome = process_file(item.work_item(), operation_for(cache, settings), options,
-                                   progress=job.report, cancelled=job.cancel.is_set)
-            return outcome
-
-        def done(outcome) -> None:
-            item.seconds = outcome.seconds
-            if outcome.ok:
-                item.status, item.output, item.message = DONE, str(outcome.target), ""
-            else:
-                item.status, item.message = FAILED, outcome.message
-            self._after_item()
-
-        def failed(message: str) -> None:
-            item.status, item.message = FAILED, message
-            self._after_item()
-
-        def cancelled() -> None:
-            item.status, item.message = CANCELLED, "cancelled"
-            self._after_item()
+            return process_file(work, operation_for(cache, settings), options,
+                                progress=job.report, cancelled=job.cancel.is_set)
 
         def progress(done_tiles: int, total: int) -> None:
             item.progress = done_tiles / max(1, total)
             self._update_row(item)
             self._update_summary()
 
-        job = self.worker.submit("batch", run, on_done=done, on_error=failed, on_cancel=cancelled,
-                                 on_progress=progress)
+        job = self.worker.submit(
+            "batch", run,
+            on_done=lambda outcome: self._after_item(self.queue.finish, item, outcome),
+            on_error=lambda message: self._after_item(self.queue.fail, item, message),
+            on_cancel=lambda: self._after_item(self.queue.cancelled, item),
+            on_progress=progress,
+        )
         self._current = (item, job)
         self.refresh()
 
-    def _after_item(self) -> None:
+    def _after_item(self, record: Callable[..., None], *args: Any) -> None:
+        record(*args)
         self._current = None
-        self.queue.save()
         self.refresh()
         self._run_next()
 
     def _finish_batch(self) -> None:
         was_running = self.running
         self.running = False
+        self._tick.stop()
         self.refresh()
         if was_running:
             failed = sum(item.status == FAILED for item in self.queue.items)
@@ -294,7 +471,9 @@ class BatchPanel(QWidget):
             self.finishedBatch.emit(text)
 
     def shutdown(self) -> None:
+        """Stop after the current tile; a row left Running is redone (or found Done) on restart."""
         self.paused = True
+        self._tick.stop()
         self.worker.shutdown()
         self.queue.save()
 
@@ -309,18 +488,24 @@ class BatchPanel(QWidget):
                 name.setToolTip(item.source)
                 self.table.setItem(row, 1, name)
                 self.table.setItem(row, 0, QTableWidgetItem())
-                self.table.setItem(row, 2, QTableWidgetItem(_size_text(item.size_bytes)))
-                preset = QTableWidgetItem(item.preset.settings.summary())
-                preset.setToolTip(f"{item.preset.settings.summary()}\nOutput: {item.preset.output_dir or 'beside original'}"
-                                  f" / {item.preset.pattern}")
-                self.table.setItem(row, 3, preset)
-                self.table.setItem(row, 4, QTableWidgetItem())
+                self.table.setItem(row, 2, QTableWidgetItem(_size_text(item.size_bytes, item.pixels)))
+                for column in (3, 4, 5):
+                    self.table.setItem(row, column, QTableWidgetItem())
+                self._request_thumbnail(item)
         for item in self.queue.items:
             self._update_row(item)
         self._update_summary()
+        self._update_applies_label()
+        self._update_buttons()
+        if self.queue.save_problem:
+            self.show_notice(self.queue.save_problem)
+
+    def _update_buttons(self) -> None:
         idle = not self.running
-        self.start_button.setEnabled(bool(self.queue.next_queued()) and (idle or self.paused))
-        self.start_button.setText("Resume" if self.paused and self.queue.next_queued() else "Start")
+        pattern_ok = self.pattern_error.isHidden()
+        has_queued = bool(self.queue.next_queued())
+        self.start_button.setEnabled(has_queued and (idle or self.paused) and pattern_ok)
+        self.start_button.setText("Resume" if self.paused and has_queued else "Start")
         self.pause_button.setEnabled(self.running and not self.paused)
         self.cancel_button.setEnabled(self.running)
 
@@ -335,19 +520,23 @@ class BatchPanel(QWidget):
         row = self._row_of(item.id)
         if row is None:
             return
-        if item.status == RUNNING:
-            text = f"Running {item.progress * 100:.0f}%"
-        elif item.status == DONE:
-            text = f"Done ({item.seconds:.1f}s)"
-        elif item.status in (FAILED, SKIPPED):
-            text = f"{item.status}: {item.message}"
-        else:
-            text = item.status
-        cell = self.table.item(row, 4)
-        cell.setText(text)
-        cell.setToolTip(item.message or (item.output or ""))
+        operation = self.table.item(row, 3)
+        operation.setText(item.preset.settings.summary())
+        operation.setToolTip(item.preset.settings.summary())
+        destination = _destination(item)
+        self.table.item(row, 4).setText(destination)
+        self.table.item(row, 4).setToolTip(destination)
+        status = self.table.item(row, 5)
+        status.setText(_status_text(item))
+        status.setToolTip(item.message or (item.output or ""))
         if item.id in self._thumbs:
             self.table.item(row, 0).setIcon(self._thumbs[item.id])
+
+    def _request_thumbnail(self, item: BatchItem) -> None:
+        if item.status == SKIPPED or item.id in self._thumbs_asked:
+            return
+        self._thumbs_asked.add(item.id)
+        QThreadPool.globalInstance().start(_Thumbnail(item.id, item.source, self._thumb_signals))
 
     def _set_thumbnail(self, item_id: int, image: QImage) -> None:
         self._thumbs[item_id] = QIcon(QPixmap.fromImage(image))
@@ -362,12 +551,12 @@ class BatchPanel(QWidget):
         else:
             finished_fraction = finished
         text = f"{finished}/{total}"
-        left = self.queue.seconds_left()
-        if self.running and left is not None:
-            text += f" — about {left:.0f}s left"
-        if self.running:
-            text += " (pausing after this photo)" if self.paused else ""
-        self.summary.setText(text if total else "Drop photos or folders on the window, or Add files...")
+        left = self.queue.seconds_left() if self.running else None
+        if left is not None:
+            text += f" — about {duration_text(left)} left"
+        if self.running and self.paused:
+            text += " (pausing after this photo)"
+        self.summary.setText(text if total else "Drop photos or folders here, or Add files...")
         self.setProperty("overall", finished_fraction / max(1, total))
 
     def selected_ids(self) -> list[int]:
@@ -395,11 +584,51 @@ class BatchPanel(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
-def _size_text(size: int) -> str:
-    if size <= 0:
+def _destination(item: BatchItem) -> str:
+    """Where the result is (Done), is being written (Running), or will go (the un-numbered name)."""
+    if item.status == SKIPPED:
         return ""
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
+    if item.output and item.status == DONE:
+        return item.output
+    if item.planned:
+        return item.planned
+    try:
+        return str(item.preset.base_for(Path(item.source)))
+    except PhotomendError:
+        return ""
+
+
+def _status_text(item: BatchItem) -> str:
+    if item.status == RUNNING:
+        return f"Running {item.progress * 100:.0f}%"
+    if item.status == DONE:
+        return f"Done ({item.message})" if item.message else f"Done ({item.seconds:.1f}s)"
+    if item.status == CANCELLED:
+        return "Cancelled (Retry queues it again)"
+    if item.message:
+        return f"{item.status}: {item.message}"
+    return item.status
+
+
+def duration_text(seconds: float) -> str:
+    """'45 s', '3 min 05 s', '2 h 10 min': precise enough to plan by, never falsely precise."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _size_text(size: int, pixels: int = 0) -> str:
+    parts = []
+    if pixels > 0:
+        parts.append(f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} px")
+    if size > 0:
+        value = float(size)
+        for unit in ("B", "KB", "MB", "GB"):
+            if value < 1024 or unit == "GB":
+                parts.append(f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}")
+                break
+            value /= 1024
+    return " · ".join(parts)
