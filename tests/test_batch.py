@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 
 from app.cli.main import main as cli_main
 from app.gui.main_window import MainWindow
+from app.gui.settings_store import SettingsStore
 from app.pipeline.batch import CANCELLED, DONE, FAILED, QUEUED, SKIPPED, BatchPreset, BatchQueue
 from app.pipeline.operations import RestoreSettings
 from tests.conftest import load_rgb
@@ -34,21 +34,36 @@ def sources(cbsd68: Path) -> list[Path]:
     return sorted(cbsd68.glob("*.png"))[:4]
 
 
-@pytest.fixture()
-def window(qtbot, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
+def window_settings(folder: Path) -> SettingsStore:
+    """Settings of a window whose batch queue lives in ``folder`` (a restart reuses them)."""
+    settings = SettingsStore(folder / "settings.json")
+    settings.setValue("batch/queue_file", str(folder / "queue.json"))
+    return settings
+
+
+def open_window(qtbot, settings: SettingsStore) -> MainWindow:
+    """A shown window with a fixed noise level, so results do not depend on the estimate."""
     win = MainWindow(settings)
     qtbot.addWidget(win)
     win.show()
     win.panel.noise_auto.setChecked(False)
     win.panel.noise_level.setValue(20)
-    yield win
+    return win
+
+
+def close_window(win: MainWindow) -> None:
     win.batch.shutdown()
     win.worker.shutdown()
 
 
-def _run_to_end(qtbot, win: MainWindow, timeout: int = 120000) -> None:
+@pytest.fixture()
+def window(qtbot, tmp_path: Path):
+    win = open_window(qtbot, window_settings(tmp_path))
+    yield win
+    close_window(win)
+
+
+def run_to_end(qtbot, win: MainWindow, timeout: int = 120000) -> None:
     win.batch.start()
     qtbot.waitUntil(lambda: not win.batch.running, timeout=timeout)
 
@@ -71,7 +86,7 @@ def test_dropping_files_and_a_folder_queues_them_and_every_outcome_is_on_disk(qt
     statuses = {Path(item.source).name: item.status for item in window.batch.queue.items}
     assert statuses == {"solo.png": QUEUED, "beach.jpg": QUEUED, "hill.png": QUEUED, "corrupt.jpg": QUEUED,
                         "fake.png": QUEUED, "notes.txt": SKIPPED}
-    _run_to_end(qtbot, window)
+    run_to_end(qtbot, window)
     items = {Path(item.source).name: item for item in window.batch.queue.items}
     for name in ("solo", "beach", "hill"):
         assert items[f"{name}{'.jpg' if name == 'beach' else '.png'}"].status == DONE
@@ -92,7 +107,7 @@ def test_pause_finishes_the_current_photo_and_resume_continues(qtbot, window, so
     statuses = [item.status for item in window.batch.queue.items]
     assert statuses == [DONE, QUEUED, QUEUED]
     assert window.batch.start_button.text() == "Resume"
-    _run_to_end(qtbot, window)
+    run_to_end(qtbot, window)
     assert [item.status for item in window.batch.queue.items] == [DONE, DONE, DONE]
 
 
@@ -108,14 +123,13 @@ def test_cancel_stops_the_current_photo_cleanly_and_retry_finishes_it(qtbot, win
     assert item.status == CANCELLED
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png" or ".tmp" in p.name) == ["big.png"]
     window.batch.queue.retry_failed()
-    _run_to_end(qtbot, window)
+    run_to_end(qtbot, window)
     assert item.status == DONE and Path(item.output).name == "big_restored.png"
 
 
 def test_unfinished_items_survive_a_restart(qtbot, tmp_path, sources):
     files = [_write_noisy(tmp_path / f"r{i}.png", sources[i], seed=i) for i in range(2)]
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("batch/queue_file", str(tmp_path / "queue.json"))
+    settings = window_settings(tmp_path)
     first = MainWindow(settings)
     first.batch.add_paths([str(f) for f in files])
     first.close()
@@ -126,8 +140,7 @@ def test_unfinished_items_survive_a_restart(qtbot, tmp_path, sources):
         assert all(i.status == QUEUED for i in second.batch.queue.items)
         assert second.batch_dock.isVisibleTo(second)  # the queue is shown again
     finally:
-        second.batch.shutdown()
-        second.worker.shutdown()
+        close_window(second)
 
 
 def test_name_collisions_get_a_suffix_and_originals_are_never_replaced(tmp_path, sources):
@@ -149,7 +162,7 @@ def test_batch_result_is_identical_to_the_cli(qtbot, window, sources, tmp_path):
     photo = _write_noisy(tmp_path / "same.png", sources[3])
     window.batch.output_dir.setText(str(tmp_path / "batch"))
     window.batch.add_paths([str(photo)])
-    _run_to_end(qtbot, window)
+    run_to_end(qtbot, window)
     assert cli_main(["denoise", str(photo), "-o", str(tmp_path / "cli.png"), "--noise-level", "20", "-q"]) == 0
     batch_pixels = load_rgb(tmp_path / "batch" / "same_restored.png")
     assert np.array_equal(batch_pixels, load_rgb(tmp_path / "cli.png"))
@@ -159,7 +172,7 @@ def test_double_click_opens_the_pair_in_the_split_view(qtbot, window, sources, t
     photo = _write_noisy(tmp_path / "pair.png", sources[2])
     digest = hashlib.sha256(photo.read_bytes()).hexdigest()
     window.batch.add_paths([str(photo)])
-    _run_to_end(qtbot, window)
+    run_to_end(qtbot, window)
     item = window.batch.queue.items[0]
     window.batch.openComparison.emit(item.source, item.output)
     qtbot.waitUntil(lambda: window.history is not None and window.history.is_modified(), timeout=20000)
