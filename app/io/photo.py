@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,8 @@ class Photo:
     exif: EXIF block ('Exif\\0\\0' + TIFF structure) with Orientation already reset to 1
         (the reader rotated the pixels), or None.
     source: the file it was read from, if any.
+    notes: one-line remarks on how the file was read that the user should see (for example
+        that only the first frame of an animation was restored); front ends print them.
     """
 
     pixels: np.ndarray
@@ -35,6 +37,7 @@ class Photo:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     source: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Coerce to the documented layout and reject shapes the writer couldn't store.
@@ -59,6 +62,7 @@ class Photo:
             raise ValueError(f"Photo.format must be one of {PHOTO_FORMATS}, got {self.format!r}")
         if self.source is not None:
             self.source = Path(self.source)
+        self.notes = [str(note) for note in self.notes]  # a copy: Photos never share one list
 
     @property
     def width(self) -> int:
@@ -76,10 +80,11 @@ class Photo:
         return self.width * self.height / 1_000_000
 
     def with_pixels(self, pixels: np.ndarray) -> Photo:
-        """A copy carrying new RGB pixels but the same alpha and metadata.
+        """A copy carrying new RGB pixels but the same alpha, metadata and notes.
 
         Why: processing replaces pixels only; keeping ICC/EXIF/alpha/depth attached means the
-        writer can reproduce the input's format without the engine knowing about it.
+        writer can reproduce the input's format without the engine knowing about it, and the
+        reader's notes still reach the user after processing.
         Raises ValueError if the size no longer matches the alpha channel.
         """
         return dataclasses.replace(self, pixels=pixels)
