@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app.noise.estimate import NoiseEstimate, estimate_noise, noise_features, white_noise_sigma
+from app.noise.estimate import (
+    NoiseEstimate,
+    TooSmallToMeasure,
+    estimate_noise,
+    noise_features,
+    white_noise_sigma,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # CBSD68 images from the half not used to fit the calibration (names sorted: indices 2, 6, 10).
@@ -98,6 +104,24 @@ def test_rejects_bad_input() -> None:
         estimate_noise(np.zeros((64, 64, 4), np.float32))
     with pytest.raises(ValueError):
         estimate_noise(np.zeros((8, 8, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (2, 2), (3, 200), (11, 11)])
+def test_too_small_to_measure_is_a_clear_error(shape: tuple[int, int]) -> None:
+    with pytest.raises(TooSmallToMeasure, match=f"image is {shape[1]}x{shape[0]} pixels, too small"):
+        estimate_noise(np.full(shape + (3,), 0.5, np.float32))
+    assert issubclass(TooSmallToMeasure, ValueError)
+
+
+@pytest.mark.parametrize("shape", [(8, 20000), (20000, 8), (40, 40)])
+def test_thin_strips_get_the_white_estimate(shape: tuple[int, int]) -> None:
+    """Too thin for the binned scales: measured as white noise, the map still matches the image."""
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    clean = np.stack([0.2 + 0.6 * x / shape[1], 0.3 + 0.4 * y / shape[0], np.full(shape, 0.5, np.float32)], axis=2)
+    est = estimate_noise(_awgn(clean, 15, seed=1), with_map=True)
+    assert abs(est.sigma / 15 - 1) <= 0.10, est
+    assert "too small to test for camera noise" in est.method
+    assert est.noise_map is None or est.noise_map.shape == shape
 
 
 def test_large_photo_is_sampled_and_fast() -> None:

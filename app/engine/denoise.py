@@ -19,7 +19,7 @@ from app.engine.runner import ModelRunner
 from app.engine.strength import DEFAULT_STRENGTH, sigma_for_strength, strength_factor
 from app.engine.tiling import TiledRunner, is_out_of_memory
 from app.errors import PhotomendError
-from app.noise.estimate import NoiseEstimate, estimate_noise
+from app.noise.estimate import NoiseEstimate, TooSmallToMeasure, estimate_noise
 
 DEFAULT_MODEL = "ffdnet-color"
 TILE_MARGIN = 32  # > FFDNet's 25 px receptive half-width, so tiles see all the context they need
@@ -50,6 +50,17 @@ class DenoiseResult:
     precision: str
     seconds: float
     messages: list[str] = field(default_factory=list)
+
+
+def _auto_estimate(rgb: np.ndarray, with_map: bool) -> NoiseEstimate:
+    """The automatic noise level; a photo too small to measure is one clear error asking for a level.
+
+    Why not a default level: on a few pixels any guess would silently over- or under-smooth.
+    """
+    try:
+        return estimate_noise(rgb, with_map=with_map)
+    except TooSmallToMeasure as error:
+        raise PhotomendError(f"{error}: give the level instead (--noise-level N)") from error
 
 
 class Denoiser:
@@ -83,7 +94,7 @@ class Denoiser:
         messages: list[str] = []
         estimate = None
         if noise_level is None:
-            estimate = estimate_noise(rgb, with_map=use_noise_map)
+            estimate = _auto_estimate(rgb, use_noise_map)
             base_sigma = estimate.sigma
         else:
             if not 0.0 <= noise_level <= 255.0:
