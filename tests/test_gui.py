@@ -358,6 +358,8 @@ def test_strength_previews_from_the_step_start_and_denoise_again_replaces_the_st
     window.apply("denoise")
     qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
     _wait_idle(qtbot, window)
+    assert window.noise_sigma < 5  # the denoised photo shown...
+    assert 15 < panel.noise_level.value() < 35  # ...but Auto shows the level a new Denoise uses
     panel.strength.setValue(0)  # preview: what Denoise at 0 would give = the un-denoised photo
     qtbot.waitUntil(lambda: window.view._patch is not None and not window.worker.is_busy(), timeout=60000)
     patch, (x, y, w, h) = _patch_pixels(window)
@@ -368,6 +370,7 @@ def test_strength_previews_from_the_step_start_and_denoise_again_replaces_the_st
     _wait_idle(qtbot, window)
     once = window.engines.denoiser(panel.settings("denoise")).denoise(window.history.original, strength=80).pixels
     assert np.allclose(window.history.current(), once, atol=1e-5)  # one pass from the photo, not two
+    assert window.undo_action.text() == "&Undo Denoise (strength 80)"
     window.undo_action.trigger()
     assert not window.history.is_modified()  # one undo: back to the photo as opened
     assert panel.settings("deblur").strength == 50  # Deblur has its own strength

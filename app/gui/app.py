@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from app import __version__
 
 NO_DISPLAY_MESSAGE = "no display: use `photomend denoise ...`, or run it in a desktop session"
+XCB_CURSOR = "libxcb-cursor.so.0"
+MISSING_XCB_CURSOR_MESSAGE = (
+    f"the window needs the system library {XCB_CURSOR} (Debian/Ubuntu: apt install libxcb-cursor0; "
+    "Fedora: dnf install xcb-util-cursor); meanwhile use `photomend denoise ...`"
+)
 EXIT_NO_DISPLAY = 2
 
 
@@ -25,10 +33,40 @@ def display_missing(environ: Mapping[str, str] | None = None, platform: str | No
     return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
+def xcb_cursor_missing(environ: Mapping[str, str] | None = None, platform: str | None = None,
+                       load: Callable[[str], object] = ctypes.CDLL) -> bool:
+    """Whether Qt's X11 plugin would fail to load for want of libxcb-cursor (Qt >= 6.5 needs it).
+
+    Qt then aborts with "Reinstalling the application may fix this problem", which is never
+    true: the system library is missing. Only asked when X11 will be used; a copy bundled with
+    Qt (or a frozen build) counts.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    chosen = environ.get("QT_QPA_PLATFORM", "")
+    if not platform.startswith("linux") or chosen not in ("", "xcb") or not environ.get("DISPLAY"):
+        return False
+    if not chosen and environ.get("WAYLAND_DISPLAY"):
+        return False
+    try:
+        load(XCB_CURSOR)
+        return False
+    except OSError:
+        pass
+    folders = [Path(sys._MEIPASS)] if hasattr(sys, "_MEIPASS") else []  # a PyInstaller build's own libraries
+    spec = importlib.util.find_spec("PySide6")
+    if spec is not None and spec.origin:
+        folders.append(Path(spec.origin).parent / "Qt" / "lib")
+    return not any((folder / XCB_CURSOR).exists() for folder in folders)
+
+
 def run_gui(path: str | None = None) -> int:
     """Create the application (HiDPI-aware) and the main window; returns the exit code."""
     if display_missing():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    if xcb_cursor_missing():
+        print(MISSING_XCB_CURSOR_MESSAGE, file=sys.stderr)
         return EXIT_NO_DISPLAY
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication

@@ -387,7 +387,8 @@ class MainWindow(QMainWindow):
     def _on_noise_estimated(self, sigma: float) -> None:
         self.noise_sigma = float(sigma)
         self.status_labels["noise"].setText(f"noise: {sigma:.1f}")
-        self.panel.show_noise_estimate(sigma)
+        start, _replaces = self._step_start("denoise")  # the Auto field shows what Denoise will use
+        self._measure_noise(start, self.panel.show_noise_estimate)
         if self._preview_active:
             self._request_preview()
         self._warm_up_preview_engine()
@@ -752,6 +753,8 @@ class MainWindow(QMainWindow):
         running = self.current_job is not None
         self.export_action.setEnabled(has_photo)
         self.undo_action.setEnabled(bool(self.history and self.history.can_undo()) and not running)
+        applied = self.history.applied_labels() if self.history is not None else []
+        self.undo_action.setText(f"&Undo {applied[-1].replace('&', '&&')}" if applied else "&Undo")
         self.redo_action.setEnabled(bool(self.history and self.history.can_redo()) and not running)
         self.reset_action.setEnabled(bool(self.history and self.history.is_modified()) and not running)
         self.denoise_action.setEnabled(has_photo and not running)

@@ -121,3 +121,33 @@ def _run_without_display(args: list[str], cwd: Path, env: dict[str, str]) -> sub
     """`photomend ARGS` in a fresh process with exactly ``env`` (no display variables)."""
     return subprocess.run([sys.executable, "-m", "app.cli.main", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120, env={**env, "PYTHONPATH": str(REPO)})
+
+
+XCB_CURSOR_MISSING = """
+import ctypes, sys
+
+
+class WithoutXcbCursor(ctypes.CDLL):  # this system, as if libxcb-cursor0 were not installed
+    def __init__(self, name, *args, **kwargs):
+        if name and "xcb-cursor" in str(name):
+            raise OSError(f"{name}: cannot open shared object file")
+        super().__init__(name, *args, **kwargs)
+
+
+ctypes.CDLL = WithoutXcbCursor
+from app.cli.main import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_missing_xcb_cursor_library_is_named_instead_of_qt_aborting(tmp_path: Path):
+    """Qt >= 6.5 cannot load its X11 plugin without libxcb-cursor and aborts with "Reinstalling the
+    application may fix this problem"; the user is told which system package to install."""
+    env = {key: value for key, value in os.environ.items() if key not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=":999", PYTHONPATH=str(REPO))  # never reached: no window may open
+    result = subprocess.run([sys.executable, "-c", XCB_CURSOR_MISSING, "gui"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "libxcb-cursor" in lines[0] and "apt install libxcb-cursor0" in lines[0]
