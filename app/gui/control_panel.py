@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
 from app.errors import PhotomendError
-from app.gui.tasks import EstimatedKernel, RestoreSettings
+from app.gui.tasks import CONFIDENCE_MEANING, EstimatedKernel, RestoreSettings
 from app.physics.kernel_preview import kernel_preview
 from models import available_models
 
@@ -308,7 +308,6 @@ class ControlPanel(QWidget):
         return describe_kernel_spec(spec) if spec else "no kernel file chosen"
 
     def update_kernel_preview(self) -> None:
-        from app.algorithms.blind.estimate import CONFIDENCE_MEANING
         from app.physics.kernels import kernel_from_spec
 
         auto = self.kernel_type.currentData() == "auto"
@@ -339,9 +338,11 @@ class ControlPanel(QWidget):
         self.kernel_label.setPixmap(QPixmap.fromImage(image))
         size = f"{kernel.shape[1]}x{kernel.shape[0]} px kernel"
         if auto and self.estimate is not None:
-            note = f"\n({CONFIDENCE_MEANING})"
-            warning = " Press Deblur again to use it anyway." if self.estimate.verdict == "low_confidence" else ""
-            self.kernel_caption.setText(f"Found: {self.estimate.description}.{warning}\n{size}{note}")
+            if self.estimate.verdict == "low_confidence":
+                found = f"{self.estimate.description.capitalize()}. Press Deblur again to use it anyway."
+            else:
+                found = f"Found: {self.estimate.description}."
+            self.kernel_caption.setText(f"{found}\n{size}\n({CONFIDENCE_MEANING})")
         else:
             self.kernel_caption.setText(f"{self.kernel_description().capitalize()}\n{size}")
 

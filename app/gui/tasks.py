@@ -15,10 +15,12 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from app.algorithms.blind.estimate import CONFIDENCE_MEANING
 from app.engine.tiling import extract
 from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
 
 __all__ = [
+    "CONFIDENCE_MEANING",
     "EngineCache",
     "EstimatedKernel",
     "Job",
