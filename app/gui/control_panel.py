@@ -298,13 +298,18 @@ class ControlPanel(QWidget):
             return None
         return self.estimate.spec
 
-    def kernel_description(self) -> str:
-        """The chosen kernel in plain words, for status messages."""
+    def kernel_description(self, brief: bool = False) -> str:
+        """The chosen kernel in plain words, for status messages; ``brief``: for history steps (no confidence)."""
         from app.physics.kernels import describe_kernel_spec
 
-        if self.kernel_type.currentData() == "auto":
-            return self.estimate.description if self.estimate is not None else "not estimated yet"
         spec = self.kernel_spec()
+        if self.kernel_type.currentData() == "auto":
+            if self.estimate is None:
+                return "not estimated yet"
+            if not brief or spec is None:
+                return self.estimate.description
+            general = spec.lower().endswith((".npy", ".png"))  # a saved general kernel, not a motion/defocus fit
+            return "estimated " + ("camera shake" if general else describe_kernel_spec(spec))
         return describe_kernel_spec(spec) if spec else "no kernel file chosen"
 
     def update_kernel_preview(self) -> None:

@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
     def _step_label(self, settings: RestoreSettings) -> str:
         name = STEP_NAMES[settings.operation]
         if settings.operation == "deblur":
-            return f"{name}: {self.panel.kernel_description()} (strength {settings.strength:g})"
+            return f"{name}: {self.panel.kernel_description(brief=True)} (strength {settings.strength:g})"
         return f"{name} (strength {settings.strength:g})"
 
     def _no_kernel_text(self) -> str:
