@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -61,6 +62,7 @@ COLUMNS = ["", "File", "Size", "Operation", "Destination", "Status"]
 THUMB = 32
 ROW_HEIGHT = THUMB + 4
 VISIBLE_ROWS = 8  # rows the panel asks room for, so a 1280x800 window shows a useful queue
+MIN_ROWS = 2  # what the table keeps when the user (or a small screen) makes the dock short
 SIDE_WIDTH = 340
 MAX_SKIPPED_LISTED = 30
 
@@ -139,6 +141,7 @@ class BatchPanel(QWidget):
         self.engines = EngineCache()
         self.running = False
         self.paused = False
+        self._closing = False
         self._current = None
         self._started = 0.0
         self._thumb_signals = _ThumbnailSignals()
@@ -156,7 +159,7 @@ class BatchPanel(QWidget):
     # ----- UI ----------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QHBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
+        outer.setContentsMargins(2, 0, 2, 0)
         left = QVBoxLayout()
         self.table = QueueTable(COLUMNS)
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -169,7 +172,8 @@ class BatchPanel(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        for column in (1, 3, 4):
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (1, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.filesDropped.connect(self._on_dropped)
@@ -183,11 +187,10 @@ class BatchPanel(QWidget):
         self.retry_button = QPushButton("Retry failed/cancelled")
         for button in (self.up_button, self.down_button, self.remove_button, self.clear_button, self.retry_button):
             edit_row.addWidget(button)
-        edit_row.addStretch(1)
+        self.summary = QLabel()  # beside the buttons: a line saved for the rows
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        edit_row.addWidget(self.summary, 1)
         left.addLayout(edit_row)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        left.addWidget(self.summary)
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: #b35c00;")
@@ -197,15 +200,22 @@ class BatchPanel(QWidget):
         outer.addLayout(left, 1)
 
         side_widget = QWidget()
-        side_widget.setFixedWidth(SIDE_WIDTH)
         side = QVBoxLayout(side_widget)
-        side.setContentsMargins(0, 0, 0, 0)
+        side.setContentsMargins(0, 0, 4, 0)
         add_row = QHBoxLayout()
         self.add_files_button = QPushButton("Add files...")
         self.add_folder_button = QPushButton("Add folder...")
         add_row.addWidget(self.add_files_button)
         add_row.addWidget(self.add_folder_button)
         side.addLayout(add_row)
+        run_row = QHBoxLayout()  # near the top: still reachable when a short dock scrolls the rest
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("primaryButton")
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel")
+        for button in (self.start_button, self.pause_button, self.cancel_button):
+            run_row.addWidget(button)
+        side.addLayout(run_row)
         options = QFormLayout()
         operation_row = QHBoxLayout()
         self.operation_combo = QComboBox()
@@ -245,19 +255,20 @@ class BatchPanel(QWidget):
         self.applies_label.setWordWrap(True)
         self.applies_label.setStyleSheet("color: palette(mid);")
         side.addWidget(self.applies_label)
-        run_row = QGridLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("primaryButton")
-        self.pause_button = QPushButton("Pause")
-        self.cancel_button = QPushButton("Cancel")
         self.open_output_button = QPushButton("Open output folder")
-        run_row.addWidget(self.start_button, 0, 0)
-        run_row.addWidget(self.pause_button, 0, 1)
-        run_row.addWidget(self.cancel_button, 0, 2)
-        run_row.addWidget(self.open_output_button, 1, 0, 1, 3)
-        side.addLayout(run_row)
+        side.addWidget(self.open_output_button)
         side.addStretch(1)
-        outer.addWidget(side_widget)
+        # The controls scroll rather than set the dock's minimum height, so a short window still
+        # fits the screen; the table keeps room for two rows at least.
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side_widget)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setFixedWidth(SIDE_WIDTH)
+        self.side_scroll.setMinimumHeight(MIN_ROWS * ROW_HEIGHT)
+        self.table.setMinimumHeight(self.table.rows_height(MIN_ROWS))
+        outer.addWidget(self.side_scroll)
 
         self.add_files_button.clicked.connect(self._add_files_dialog)
         self.add_folder_button.clicked.connect(self._add_folder_dialog)
@@ -280,8 +291,11 @@ class BatchPanel(QWidget):
         self.open_output_button.clicked.connect(self.open_output_folder)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        """Tall enough for VISIBLE_ROWS rows plus the controls, which the dock uses as its first height."""
-        return self.layout().sizeHint()
+        """Tall enough for VISIBLE_ROWS rows and all controls unscrolled: the dock's first height."""
+        hint = self.layout().sizeHint()
+        margins = self.layout().contentsMargins()
+        controls = self.side_scroll.widget().sizeHint().height() + margins.top() + margins.bottom()
+        return QSize(hint.width(), max(hint.height(), controls))
 
     def show_notice(self, text: str, detail: str = "") -> None:
         """One message for the user under the table (a damaged queue file, what a folder scan skipped)."""
@@ -305,6 +319,7 @@ class BatchPanel(QWidget):
         except PhotomendError as error:
             self.pattern_error.setText(str(error))
             self.pattern_error.show()
+            self.side_scroll.ensureWidgetVisible(self.pattern_error)  # a short dock scrolls the options
             self._update_buttons()
             return False
         self.pattern_error.hide()
@@ -441,11 +456,14 @@ class BatchPanel(QWidget):
             self._update_row(item)
             self._update_summary()
 
+        row = self._row_of(item.id)
+        if row is not None:
+            self.table.scrollToItem(self.table.item(row, 1))
         job = self.worker.submit(
             "batch", run,
             on_done=lambda outcome: self._after_item(self.queue.finish, item, outcome),
             on_error=lambda message: self._after_item(self.queue.fail, item, message),
-            on_cancel=lambda: self._after_item(self.queue.cancelled, item),
+            on_cancel=lambda: self._after_item(self.queue.interrupted if self._closing else self.queue.cancelled, item),
             on_progress=progress,
         )
         self._current = (item, job)
@@ -471,7 +489,9 @@ class BatchPanel(QWidget):
             self.finishedBatch.emit(text)
 
     def shutdown(self) -> None:
-        """Stop after the current tile; a row left Running is redone (or found Done) on restart."""
+        """Stop after the current tile; the photo it stopped is queued again, not Cancelled (or
+        left Running, which the restart redoes or finds Done)."""
+        self._closing = True
         self.paused = True
         self._tick.stop()
         self.worker.shutdown()
@@ -528,7 +548,8 @@ class BatchPanel(QWidget):
         self.table.item(row, 4).setToolTip(destination)
         status = self.table.item(row, 5)
         status.setText(_status_text(item))
-        status.setToolTip(item.message or (item.output or ""))
+        tip = "Retry failed/cancelled queues it again" if item.status == CANCELLED else item.message or item.output or ""
+        status.setToolTip(tip)
         if item.id in self._thumbs:
             self.table.item(row, 0).setIcon(self._thumbs[item.id])
 
@@ -604,7 +625,7 @@ def _status_text(item: BatchItem) -> str:
     if item.status == DONE:
         return f"Done ({item.message})" if item.message else f"Done ({item.seconds:.1f}s)"
     if item.status == CANCELLED:
-        return "Cancelled (Retry queues it again)"
+        return "Cancelled"
     if item.message:
         return f"{item.status}: {item.message}"
     return item.status
@@ -623,7 +644,7 @@ def duration_text(seconds: float) -> str:
 def _size_text(size: int, pixels: int = 0) -> str:
     parts = []
     if pixels > 0:
-        parts.append(f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} px")
+        parts.append(f"{pixels / 1e6:.1f} MP" if pixels >= 1_000_000 else f"{pixels / 1e6:.2f} MP")
     if size > 0:
         value = float(size)
         for unit in ("B", "KB", "MB", "GB"):

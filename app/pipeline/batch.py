@@ -23,6 +23,7 @@ import os
 import string
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -400,6 +401,11 @@ class BatchQueue:
         item.status, item.message, item.progress, item.planned = CANCELLED, "cancelled", 0.0, None
         self.save()
 
+    def interrupted(self, item: BatchItem) -> None:
+        """Stopped by quitting, not by the user's Cancel: it runs again next time, no click needed."""
+        _requeue(item)
+        self.save()
+
     def counts(self) -> tuple[int, int]:
         """(finished, total) over items that were or are to be processed, for "7/50"."""
         relevant = [item for item in self.items if item.status != SKIPPED]
@@ -510,13 +516,18 @@ def _measure(source: Path) -> tuple[int, int]:
 
 def _recover_interrupted(item: BatchItem) -> None:
     output = _finished_output(item)
-    item.progress = 0.0
-    if output is not None:
-        item.status, item.output, item.message = DONE, str(output), "finished before the restart"
-        item.progress = 1.0
-    else:
-        item.status, item.message = QUEUED, "interrupted; it runs again"
+    if output is None:
+        _requeue(item)
+        return
+    item.status, item.output, item.message, item.progress = DONE, str(output), "finished before the restart", 1.0
+    with suppress(OSError):  # its time, measured by the file system, still counts for the estimate
+        item.seconds = max(0.0, os.lstat(output).st_mtime - (item.started_at or 0.0))
     item.planned = None
+
+
+def _requeue(item: BatchItem) -> None:
+    item.status, item.message, item.progress = QUEUED, "interrupted; it runs again", 0.0
+    item.planned = item.started_at = None
 
 
 def _finished_output(item: BatchItem) -> Path | None:
