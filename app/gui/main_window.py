@@ -132,7 +132,19 @@ class MainWindow(QMainWindow):
         self.batch_dock.setObjectName("batchDock")
         self.batch_dock.setWidget(self.batch)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.batch_dock)
-        self.batch_dock.setVisible(bool(self.batch.queue.items))
+        # A bottom dock starts at a fraction of what it asks for; the first time it is shown (when
+        # the window has its size) it gets the panel's height, room for 8 rows. Later sizes are the user's.
+        sized: list[bool] = []
+
+        def size_once(visible: bool) -> None:
+            if visible and not sized:
+                sized.append(True)
+                QTimer.singleShot(0, lambda: self.resizeDocks(
+                    [self.batch_dock], [self.batch.sizeHint().height() + self.batch_dock.height() - self.batch.height()],
+                    Qt.Orientation.Vertical))
+
+        self.batch_dock.visibilityChanged.connect(size_once)
+        self.batch_dock.setVisible(bool(self.batch.queue.items) or bool(self.batch.queue.problem))
 
     def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
         action = QAction(text, self)
