@@ -13,7 +13,7 @@ import pytest
 from app.cli.main import main as cli_main
 from app.gui.main_window import MainWindow
 from app.gui.settings_store import SettingsStore
-from app.pipeline.batch import CANCELLED, DONE, FAILED, QUEUED, SKIPPED, BatchPreset, BatchQueue
+from app.pipeline.batch import CANCELLED, DONE, FAILED, QUEUED, SKIPPED, BatchPreset
 from app.pipeline.operations import RestoreSettings
 from tests.conftest import load_rgb
 

@@ -20,7 +20,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.errors import PhotomendError, UsageError
-from app.io.json_store import backup_path, save_document
+from app.io.json_store import backup_path
 from app.pipeline.batch import (
     CANCELLED,
     DONE,
