@@ -240,9 +240,13 @@ class Report:
         details = outcome.details
         parts = []
         estimate = details.get("kernel_estimate")
+        unchanged = bool(details.get("unchanged"))
         if estimate is not None:
-            parts.append(estimate.describe() if estimate.verdict == "no_blur" else f"kernel {estimate.describe()}")
-        if estimate is None or estimate.verdict != "no_blur":
+            described = estimate.describe()
+            if "confidence" not in described:
+                described += f" (confidence {estimate.confidence:.2f})"
+            parts.append(f"kernel {described}" if not unchanged else f"{described}: left unchanged")
+        if not unchanged:
             sigma = details.get("sigma") or 0.0
             estimated = details.get("estimated_sigma")
             parts.append(f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set")
@@ -250,7 +254,7 @@ class Report:
         parts.append(f"{outcome.seconds:.1f}s")
         parts.append(f"{details.get('device')}/{details.get('precision')}")
         self.progress.message(f"ok: {source} -> {outcome.target}  [{', '.join(parts)}]")
-        for message in details.get("messages", []):
+        for message in details.get("messages", []) if not unchanged else []:
             self.note(f"{source.name}: {message}")
 
 

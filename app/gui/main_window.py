@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QWidget,
 )
@@ -93,9 +95,19 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.view = CompareView()
         self.panel = ControlPanel()
+        # The panel scrolls rather than holding the window's height: at 1280x800 the batch dock
+        # below needs the room to show its rows.
+        panel_scroll = QScrollArea()
+        panel_scroll.setWidget(self.panel)
+        panel_scroll.setWidgetResizable(True)
+        panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scrollbar = panel_scroll.verticalScrollBar().sizeHint().width()
+        panel_scroll.setMinimumWidth(self.panel.minimumWidth() + scrollbar)
+        panel_scroll.setMaximumWidth(self.panel.maximumWidth() + scrollbar)
         splitter = QSplitter()
         splitter.addWidget(self.view)
-        splitter.addWidget(self.panel)
+        splitter.addWidget(panel_scroll)
         splitter.setStretchFactor(0, 1)
         splitter.setCollapsible(0, False)
         self.setCentralWidget(splitter)

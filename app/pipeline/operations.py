@@ -82,11 +82,14 @@ def restore_with_settings(
     """Restore a whole photo; returns the pixels and what was done (for reports)."""
     if settings.operation == "deblur":
         kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
-        if estimate is not None and estimate.verdict == "no_blur":
-            # A sharp photo: deconvolving with a near-delta kernel could only add artefacts.
+        if estimate is not None and estimate.verdict != "blur":
+            # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
+            # kernel the estimate does not trust can ruin a sharp photo. The user can still give one.
+            note = ("no clear blur found: the photo was left unchanged" if estimate.verdict == "no_blur" else
+                    f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway)")
             details = {"device": settings.device, "tile": 0, "precision": settings.precision,
-                       "messages": ["no clear blur found: the photo was left unchanged"], "sigma": 0.0,
-                       "estimated_sigma": None, "kernel": kernel, "kernel_estimate": estimate}
+                       "messages": [note], "sigma": 0.0, "estimated_sigma": None, "kernel": kernel,
+                       "kernel_estimate": estimate, "unchanged": True}
             return rgb.copy(), details
         kwargs: dict[str, Any] = {}
         if settings.iterations is not None:

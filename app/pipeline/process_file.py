@@ -96,7 +96,7 @@ def process_file(
         outcome.traceback = format_exception(error)
         return outcome
     details = dict(details)
-    details["messages"] = [*getattr(photo, "notes", []), *details.get("messages", [])]
+    details["messages"] = [*photo.notes, *details.get("messages", [])]
     return FileOutcome(item.source, written, True, "", time.perf_counter() - started, details)
 
 
