@@ -4,6 +4,7 @@ coalescing, cancel, undo/redo, a corrupt file, and closing during a run."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import cv2
@@ -498,3 +499,27 @@ def test_kernel_choices_are_shown_in_plain_words(qtbot, window: MainWindow, nois
     qtbot.waitUntil(lambda: "not estimated yet" in window.statusBar().currentMessage(), timeout=5000)
     assert "spec" not in window.statusBar().currentMessage()
     assert window.last_error is None  # the preview did not fail on an empty kernel
+
+
+def test_opening_another_photo_over_an_unexported_result_offers_export_discard_cancel(
+    qtbot, asking_window: MainWindow, noisy_photo, tmp_path: Path
+):
+    win = asking_window
+    clean, path = noisy_photo
+    _open(qtbot, win, path)
+    win.apply("denoise")
+    qtbot.waitUntil(lambda: win.history.is_modified(), timeout=60000)
+    other = tmp_path / "other.png"
+    shutil.copy(path, other)
+    win.open_path(other)
+    buttons = _buttons(win.open_box)
+    assert all(button is not None for button in buttons.values())
+    qtbot.mouseClick(buttons["Cancel"], Qt.MouseButton.LeftButton)
+    assert win.history.is_modified() and win.photo.source == path  # nothing lost
+    out = tmp_path / "kept.png"
+    win.export_dialog = lambda: win.export_to(out, ExportOptions(format="png"))  # the dialogs' answer
+    win.open_path(other)
+    qtbot.mouseClick(_buttons(win.open_box)["Save"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.photo is not None and win.photo.source == other, timeout=20000)
+    assert psnr(load_rgb(out), clean) > psnr(load_rgb(path), clean) + 5  # exported first, then opened
+    assert not win.history.is_modified()

@@ -60,7 +60,7 @@ def _auto_estimate(rgb: np.ndarray, with_map: bool) -> NoiseEstimate:
     try:
         return estimate_noise(rgb, with_map=with_map)
     except TooSmallToMeasure as error:
-        raise PhotomendError(f"{error}: give the level instead (--noise-level N)") from error
+        raise PhotomendError(f"{error}; set the noise level yourself (--noise-level N, or untick Auto)") from error
 
 
 class Denoiser:

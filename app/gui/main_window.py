@@ -79,7 +79,9 @@ class MainWindow(QMainWindow):
         self._photo_serial = 0  # which opened photo a finished job belongs to
         self._noise_of: dict[int, tuple[weakref.ref, float]] = {}  # id(pixels) -> (its weak ref, sigma)
         self._quit_confirmed = False
-        self._quit_after_export = False
+        self._after_export: Callable[[], None] | None = None  # what an export asked for by a question continues with
+        self._discard_confirmed = False  # the user chose Discard: the open that asked goes ahead once
+        self.open_box: QMessageBox | None = None
         self._preview_operation = "denoise"
         self._preview_active = False
         self._preview_final = True
@@ -303,7 +305,7 @@ class MainWindow(QMainWindow):
 
     def open_comparison(self, original: str, result: str) -> None:
         """A finished batch item in the split view: its original left, the saved result right."""
-        if not self._confirm_discard():
+        if not self._confirm_discard(lambda: self.open_comparison(original, result)):
             return
 
         def run(job: Job):
@@ -328,7 +330,7 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> None:
         """Read on the worker; the canvas switches only when the photo decoded cleanly."""
         path = Path(path)
-        if not self._confirm_discard():
+        if not self._confirm_discard(lambda: self.open_path(path)):
             return
         self.statusBar().showMessage(f"Opening {path.name}...")
         max_pixels = max(1, self.settings.value("files/max_megapixels", 200, type=int)) * 1_000_000
@@ -346,14 +348,39 @@ class MainWindow(QMainWindow):
         """A restored result differs from the original and is not what was last exported."""
         return self.history is not None and self.history.is_modified() and self.history.current() is not self._exported
 
-    def _confirm_discard(self) -> bool:
-        """Opening another photo drops unexported work only when the user agrees."""
-        if not self.has_unexported_result():
+    def _confirm_discard(self, then: Callable[[], None]) -> bool:
+        """Opening another photo drops unexported work only when the user agrees; True: go ahead now.
+
+        Otherwise a question opens (``open_box``) and the open waits for its answer: Export...
+        writes the result first and then carries on with ``then``; Discard carries on at once;
+        Cancel keeps the current photo.
+        """
+        if self._discard_confirmed:
+            self._discard_confirmed = False
             return True
-        if self.settings.value("test/auto_discard", False, type=bool):
+        if not self.has_unexported_result() or self.settings.value("test/auto_discard", False, type=bool):
             return True
-        answer = QMessageBox.question(self, "Photomend", "The current result has not been exported. Discard it?")
-        return answer == QMessageBox.StandardButton.Yes
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(QMessageBox.Icon.Question, "Open another photo?",
+                          "The restored photo has not been exported.", parent=self)
+        box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+        box.button(buttons.Save).setText("Export...")
+        box.button(buttons.Discard).setText("Discard and open")
+        box.setDefaultButton(buttons.Save)
+        box.setEscapeButton(buttons.Cancel)
+        box.finished.connect(lambda _result: self._on_discard_answer(box, then))
+        self.open_box = box
+        box.open()
+        return False
+
+    def _on_discard_answer(self, box: QMessageBox, then: Callable[[], None]) -> None:
+        clicked = box.clickedButton()
+        answer = box.standardButton(clicked) if clicked is not None else QMessageBox.StandardButton.Cancel
+        if answer == QMessageBox.StandardButton.Discard:
+            self._discard_confirmed = True
+            then()
+        elif answer == QMessageBox.StandardButton.Save and self.export_dialog():
+            self._after_export = then
 
     def _on_opened(self, path: Path, photo: Photo, image) -> None:
         self.cancel()
@@ -392,11 +419,17 @@ class MainWindow(QMainWindow):
         serial = self._photo_serial
 
         def run(job: Job):
-            from app.noise.estimate import estimate_noise
+            from app.noise.estimate import TooSmallToMeasure, estimate_noise
 
-            return estimate_noise(pixels).sigma
+            try:
+                return estimate_noise(pixels).sigma
+            except TooSmallToMeasure:
+                return None
 
-        def done(sigma: float) -> None:
+        def done(sigma: float | None) -> None:
+            if sigma is None:
+                self.status_labels["noise"].setText("noise: too small to measure (set a level)")
+                return
             if serial == self._photo_serial:
                 self._noise_of = {key: entry for key, entry in self._noise_of.items() if entry[0]() is not None}
                 self._noise_of[id(pixels)] = (weakref.ref(pixels), float(sigma))
@@ -722,11 +755,12 @@ class MainWindow(QMainWindow):
             self.settings.setValue("files/last_export_dir", str(Path(written).parent))
             self.settings.sync()
             self.statusBar().showMessage(f"Exported {written}", 6000)
-            if self._quit_after_export:
-                self.close()
+            follow_up, self._after_export = self._after_export, None
+            if follow_up is not None:
+                follow_up()
 
         def failed(message: str) -> None:
-            self._quit_after_export = False
+            self._after_export = None
             self._show_error(message)
 
         self.worker.submit("export", run, on_done=done, on_error=failed)
@@ -852,5 +886,5 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Discard:
             self._quit_confirmed = True
             self.close()
-        elif answer == QMessageBox.StandardButton.Save:
-            self._quit_after_export = self.export_dialog()
+        elif answer == QMessageBox.StandardButton.Save and self.export_dialog():
+            self._after_export = self.close
