@@ -400,7 +400,8 @@ class MainWindow(QMainWindow):
         self.status_labels["depth"].setText(f"{photo.bit_depth}-bit{' grey' if photo.is_grey else ''}")
         self.status_labels["noise"].setText("noise: estimating...")
         self.status_labels["time"].setText("")
-        self.statusBar().showMessage(f"Opened {path}", 4000)
+        notes = "".join(f" — {note}" for note in photo.notes)  # e.g. only the first frame will be restored
+        self.statusBar().showMessage(f"Opened {path}{notes}", 8000 if notes else 4000)
         if path not in (sample_photo_path(), blurred_sample_path()):
             self._remember_recent(path)
         self._estimate_noise()

@@ -96,6 +96,7 @@ def process_file(
         outcome.traceback = format_exception(error)
         return outcome
     details = dict(details)
+    details["notes"] = list(photo.notes)  # what the user must know about the result (first frame only...)
     details["messages"] = [*photo.notes, *details.get("messages", [])]
     return FileOutcome(item.source, written, True, "", time.perf_counter() - started, details)
 

@@ -395,3 +395,14 @@ def test_save_kernel_writes_atomically_and_refuses_links(tmp_path):
         save_kernel(motion_kernel(9, 0), tmp_path / "k.png")
     save_kernel(motion_kernel(9, 0), tmp_path / "k.png", overwrite=True)
     assert victim.read_bytes() == b"keep" and not (tmp_path / "k.png").is_symlink()
+
+
+def test_a_multi_frame_input_says_only_its_first_frame_was_restored(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    frames = [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    assert main(["denoise", str(tmp_path / "anim.webp")]) == 0
+    err = capsys.readouterr().err
+    assert "note: anim.webp: only the first of 3 frames was restored" in err.splitlines()
