@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from app import __version__
+from app.io.atomic import remove_live_temporaries
+from app.termination import exit_code_for, install_termination_handlers
 
 NO_DISPLAY_MESSAGE = "no display: use `photomend denoise ...`, or run it in a desktop session"
 XCB_CURSOR = "libxcb-cursor.so.0"
@@ -85,4 +87,36 @@ def run_gui(path: str | None = None) -> int:
     window.show()
     if path:
         window.open_path(path)
-    return app.exec()
+    signalled = _quit_on_termination(window)
+    code = app.exec()
+    if signalled:
+        code = exit_code_for(signalled[-1])
+    if not window.stopped_cleanly:
+        # A tile outlived the quit: Python cannot interrupt it, and letting the interpreter tear
+        # down a running QThread aborts. Its write (if any) is removed; queue and settings are saved.
+        remove_live_temporaries()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _quit_on_termination(window) -> list[int]:
+    """SIGTERM/SIGHUP close the window without questions; the signals received, for the exit code.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is native code: a
+    timer gives the interpreter a turn a few times a second so the handler runs promptly.
+    """
+    from PySide6.QtCore import QTimer
+
+    received: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        received.append(signum)
+        QTimer.singleShot(0, window.quit_now)
+
+    install_termination_handlers(handler)
+    heartbeat = QTimer(window)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
+    return received

@@ -488,14 +488,16 @@ class BatchPanel(QWidget):
             self.summary.setText(text)
             self.finishedBatch.emit(text)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_ms: int = 30000) -> bool:
         """Stop after the current tile; the photo it stopped is queued again, not Cancelled (or
-        left Running, which the restart redoes or finds Done)."""
+        left Running, which the restart redoes or finds Done). False if the tile outlasted ``wait_ms``."""
         self._closing = True
         self.paused = True
         self._tick.stop()
-        self.worker.shutdown()
         self.queue.save()
+        stopped = self.worker.shutdown(wait_ms)
+        self.queue.save()
+        return stopped
 
     # ----- rows --------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -52,6 +52,7 @@ from app.io.photo import Photo
 OPEN_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
 MAX_RECENT = 8
 FAITHFUL_PREVIEW_PIXELS = 4_000_000  # beyond this the released preview is computed at display scale
+QUIT_WAIT_MS = 1500  # quitting waits this long for the step in progress, then abandons it
 DRAG_PREVIEW_PIXELS = 350_000  # while dragging, previews are shrunk to about this many pixels
 STEP_NAMES = {"denoise": "Denoise", "deblur": "Deblur"}  # history labels start with these
 
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self._photo_serial = 0  # which opened photo a finished job belongs to
         self._noise_of: dict[int, tuple[weakref.ref, float]] = {}  # id(pixels) -> (its weak ref, sigma)
         self._quit_confirmed = False
+        self.stopped_cleanly = True  # False after a quit that had to abandon running work
         self._after_export: Callable[[], None] | None = None  # what an export asked for by a question continues with
         self._discard_confirmed = False  # the user chose Discard: the open that asked goes ahead once
         self.open_box: QMessageBox | None = None
@@ -838,19 +840,29 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         """Quit (Ctrl+Q, the close button): ask before losing a result or a batch, then stop all work.
 
-        Running work is cancelled at once and the window waits only for the step in progress (a
-        tile, an iteration): well under 2 s, with nothing half-written.
+        Running work is cancelled at once and the window waits for the step in progress (a tile,
+        an iteration) at most QUIT_WAIT_MS in all. A step that takes longer (one large tile on a
+        slow CPU) is abandoned: ``stopped_cleanly`` turns False and ``run_gui`` ends the process
+        after removing the temporary file of any write in flight, so nothing is half-written.
         """
         if not self._quit_confirmed and self._ask_before_quit():
             event.ignore()
             return
+        self.hide()  # the answer is given: the window goes at once, whatever is still finishing
         self._save_settings()
         self._preview_timer.stop()
         self.worker.cancel_all()
         self.batch.cancel()  # both workers stop together, then each is waited for
-        self.worker.shutdown()
-        self.batch.shutdown()
+        deadline = time.monotonic() + QUIT_WAIT_MS / 1000
+        window_done = self.worker.shutdown(wait_ms=QUIT_WAIT_MS)
+        batch_done = self.batch.shutdown(wait_ms=max(1, int((deadline - time.monotonic()) * 1000)))
+        self.stopped_cleanly = window_done and batch_done
         event.accept()
+
+    def quit_now(self) -> None:
+        """Quit without questions (SIGTERM, SIGHUP): the queue and settings are already saved."""
+        self._quit_confirmed = True
+        self.close()
 
     def _ask_before_quit(self) -> bool:
         """Open the Save / Discard / Cancel question when quitting would lose something; True if asked."""

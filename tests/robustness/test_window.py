@@ -151,3 +151,54 @@ def test_a_missing_xcb_cursor_library_is_named_instead_of_qt_aborting(tmp_path: 
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "libxcb-cursor" in lines[0] and "apt install libxcb-cursor0" in lines[0]
+
+
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_termination_signal_closes_the_window_cleanly(tmp_path: Path, signame: str, code: int):
+    """SIGTERM/SIGHUP used to kill the window on the spot; now it quits like Ctrl+Q, without asking."""
+    import signal
+    import time
+
+    photo = noisy_photo(tmp_path / "p.png")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO), "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PHOTOMEND_LOG_DIR": str(tmp_path / "logs")}
+    process = subprocess.Popen([sys.executable, "-m", "app.cli.main", "gui", str(photo)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        settings = tmp_path / "config" / "Photomend" / "settings.json"
+        while not (tmp_path / "data" / "Photomend").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # the window is up and the photo opening
+        process.send_signal(getattr(signal, signame))
+        _out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    assert settings.is_file() and json.loads(settings.read_text())  # saved on the way out
+    assert not temporaries(tmp_path)
+
+
+def test_quitting_abandons_a_step_that_outlasts_the_wait(qtbot, tmp_path: Path):
+    """A step Python cannot interrupt (one large tile) must not hold the quit: the window goes at once."""
+    import threading
+    import time
+
+    from app.gui.main_window import QUIT_WAIT_MS
+
+    store = SettingsStore(tmp_path / "settings.json")
+    store.setValue("batch/queue_file", str(tmp_path / "queue.json"))
+    store.setValue("test/auto_discard", True)
+    win = _window(qtbot, store)
+    release = threading.Event()
+    win.worker.submit("apply", lambda job: release.wait(20))  # ignores cancel, like a native call
+    qtbot.wait(100)
+    started = time.monotonic()
+    win.close()
+    elapsed = time.monotonic() - started
+    release.set()
+    win.worker._thread.wait(20000)
+    assert not win.isVisible() and not win.stopped_cleanly
+    assert elapsed < QUIT_WAIT_MS / 1000 + 0.5 <= 2.0
