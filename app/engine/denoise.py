@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from app.engine.device import resolve_device, resolve_precision
+from app.engine.finish import finish, validate_amount
 from app.engine.memory import auto_tile_size
 from app.engine.runner import ModelRunner
 from app.engine.strength import DEFAULT_STRENGTH, sigma_for_strength, strength_factor
@@ -86,10 +87,18 @@ class Denoiser:
         strength: float = DEFAULT_STRENGTH,
         tile: int | None = None,
         use_noise_map: bool = False,
+        detail: float = 0.0,
+        colour_noise: float = 0.0,
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> DenoiseResult:
-        """Restore ``rgb`` (HxWx3 float32 in [0,1]); ``noise_level`` None means estimate it."""
+        """Restore ``rgb`` (HxWx3 float32 in [0,1]); ``noise_level`` None means estimate it.
+
+        ``detail`` and ``colour_noise`` (0-100, app.engine.finish) default to 0 here, the model's
+        own output, which is what published-quality benchmarks measure; RestoreSettings carries
+        the defaults a photographer gets.
+        """
+        finishing = (validate_amount("detail", detail), validate_amount("colour noise", colour_noise))
         started = time.perf_counter()
         messages: list[str] = []
         estimate = None
@@ -115,7 +124,7 @@ class Denoiser:
             if estimate is not None and estimate.noise_map is not None:
                 scale = strength_factor(strength) * self.runner.spec.level_scale
                 level = np.minimum(estimate.noise_map * scale, 75.0).astype(np.float32) / 255.0
-            pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages)
+            pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages, finishing)
             if grey:
                 pixels = np.repeat(pixels.mean(axis=2, keepdims=True), 3, axis=2)  # a grey photo stays grey
         for message in messages:
@@ -131,12 +140,15 @@ class Denoiser:
             messages=messages,
         )
 
-    def _run(self, rgb, level, tile_side, progress, cancelled, messages) -> tuple[np.ndarray, int]:
+    def _run(self, rgb, level, tile_side, progress, cancelled, messages,
+             finishing: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, int]:
         """Tiled run; out-of-memory halves tiles, and a GPU that still fails hands over to the CPU."""
         scalar = not isinstance(level, np.ndarray)
 
         def tile_function(runner: ModelRunner):
-            return lambda tile, tile_map: runner(tile, level if scalar else tile_map)
+            # Detail and Colour noise finish each tile inside its context margin (their reach is
+            # far smaller), so tiled and whole-image runs agree and memory stays per tile.
+            return lambda tile, tile_map: finish(tile, runner(tile, level if scalar else tile_map), *finishing)
 
         def on_oom(side: int) -> None:
             messages.append(f"out of memory on {self.runner.device}: continuing with {side} px tiles")

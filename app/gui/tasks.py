@@ -89,7 +89,8 @@ def restore_region(
         crop = cv2.resize(crop, (crop.shape[1] // downscale, crop.shape[0] // downscale), interpolation=cv2.INTER_AREA)
         sigma = sigma / downscale
     denoiser = cache.denoiser(settings, fast_precision)
-    out = denoiser.denoise(crop, noise_level=sigma, strength=settings.strength, tile=0, cancelled=cancelled).pixels
+    out = denoiser.denoise(crop, noise_level=sigma, strength=settings.strength, tile=0, detail=settings.detail,
+                           colour_noise=settings.colour_noise, cancelled=cancelled).pixels
     if downscale > 1:
         margin = PREVIEW_MARGIN // downscale
         return out[margin : margin + height // downscale, margin : margin + width // downscale]

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.engine.denoise import Denoiser
+from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.pipeline.process_file import Cancelled, Progress, RestoreFunction
 
 OPERATIONS = ("denoise", "deblur")
@@ -33,12 +34,15 @@ class RestoreSettings:
     kernel_spec: str = "motion:15,0"
     deblur_method: str = "deep"
     iterations: int | None = None  # deblur; None = the method's default
+    detail: float = DEFAULT_DETAIL  # denoise, 0-100: fine luma texture given back (app.engine.finish)
+    colour_noise: float = DEFAULT_COLOUR_NOISE  # denoise, 0-100: extra chroma smoothing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RestoreSettings":
+        """Unknown keys are ignored and missing ones take their defaults, so older queue files load."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
 
@@ -47,7 +51,8 @@ class RestoreSettings:
         noise = "auto" if self.noise_level is None else f"{self.noise_level:g}"
         if self.operation == "deblur":
             return f"Deblur {self.kernel_spec} ({self.deblur_method}), strength {self.strength:g}, noise {noise}"
-        return f"Denoise, strength {self.strength:g}, noise {noise}, {self.device}/{self.precision}"
+        return (f"Denoise, strength {self.strength:g}, noise {noise}, detail {self.detail:g}, "
+                f"colour noise {self.colour_noise:g}, {self.device}/{self.precision}")
 
 
 class EngineCache:
@@ -106,7 +111,7 @@ def restore_with_settings(
         return result.pixels, details
     result = cache.denoiser(settings).denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-        progress=progress, cancelled=cancelled,
+        detail=settings.detail, colour_noise=settings.colour_noise, progress=progress, cancelled=cancelled,
     )
     details = {"sigma": result.sigma, "estimated_sigma": None if result.estimate is None else result.estimate.sigma,
                "device": result.device, "tile": result.tile, "precision": result.precision,
