@@ -13,6 +13,7 @@ import pytest
 
 from app.cli.main import main
 from tests.conftest import load_rgb, psnr
+from tests.test_finish import colour_speckle, fine_energy
 
 
 def _digest(path: Path) -> str:
@@ -125,6 +126,9 @@ def test_missing_input_and_unwritable_output_fail_with_one_line(clean_and_noisy,
         ["denoise", "x.png", "--tile", "8"],
         ["denoise", "x.png", "--format", "gif"],
         ["denoise", "x.png", "--device", "tpu"],
+        ["denoise", "x.png", "--detail", "101"],
+        ["denoise", "x.png", "--colour-noise", "-5"],
+        ["denoise", "x.png", "--detail", "much"],
         ["frobnicate"],
     ],
 )
@@ -132,6 +136,38 @@ def test_usage_errors_exit_with_code_2(args, capsys):
     with pytest.raises(SystemExit) as stop:
         main(args)
     assert stop.value.code == 2
+
+
+def test_out_of_range_detail_names_the_flag_and_writes_nothing(clean_and_noisy, capsys):
+    _clean, noisy_path = clean_and_noisy
+    with pytest.raises(SystemExit) as stop:
+        main(["denoise", str(noisy_path), "--colour-noise", "150"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--colour-noise" in err and "out of range (0 to 100)" in err
+    assert sorted(p.name for p in noisy_path.parent.iterdir()) == ["street.png"]
+
+
+def test_detail_and_colour_noise_flags_reach_the_photo(clean_and_noisy, tmp_path: Path):
+    from app.engine.denoise import Denoiser
+    from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
+
+    _clean, noisy_path = clean_and_noisy
+    runs = {"default": [], "plain": ["--detail", "0", "--colour-noise", "0"],
+            "detail": ["--detail", "100", "--colour-noise", "0"], "colour": ["--detail", "0", "--colour-noise", "100"]}
+    out = {}
+    for name, flags in runs.items():
+        target = tmp_path / f"{name}.png"
+        assert main(["denoise", str(noisy_path), "-o", str(target), "--noise-level", "20", "-q", *flags]) == 0
+        out[name] = _read(target)
+    engine = Denoiser(device="cpu")
+    noisy = _read(noisy_path)
+    as_8_bit = lambda rgb: np.round(np.clip(rgb, 0, 1) * 255) / 255  # noqa: E731 - the file's precision
+    assert np.abs(out["plain"] - as_8_bit(engine.denoise(noisy, noise_level=20).pixels)).max() <= 1 / 255
+    defaults = engine.denoise(noisy, noise_level=20, detail=DEFAULT_DETAIL, colour_noise=DEFAULT_COLOUR_NOISE).pixels
+    assert np.abs(out["default"] - as_8_bit(defaults)).max() <= 1 / 255
+    assert fine_energy(out["detail"]) > 2 * fine_energy(out["plain"])
+    assert colour_speckle(out["colour"]) < 0.7 * colour_speckle(out["plain"])
 
 
 def test_info_lists_devices_and_models(capsys):

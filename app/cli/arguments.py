@@ -23,7 +23,8 @@ def noise_level(text: str) -> float | None:
     return value
 
 
-def strength(text: str) -> float:
+def amount(text: str) -> float:
+    """A 0-100 control: strength, detail, colour noise."""
     try:
         value = float(text)
     except ValueError:
@@ -31,6 +32,9 @@ def strength(text: str) -> float:
     if not 0.0 <= value <= 100.0:
         raise argparse.ArgumentTypeError(f"{value} is out of range (0 to 100)")
     return value
+
+
+strength = amount
 
 
 def tile(text: str) -> int | None:

@@ -22,6 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
+
     parser = argparse.ArgumentParser(prog="photomend", description="Restore noisy photos with deep-learning models.")
     parser.add_argument("--version", action="version", version=f"photomend {__version__}")
     parser.add_argument("--self-test", action="store_true",
@@ -37,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="noise sigma on the 0-255 scale; auto (default) estimates it per photo")
     denoise.add_argument("--strength", type=arguments.strength, default=50.0, metavar="S",
                          help="0 = unchanged, 50 = the automatic level (default), 100 = twice as strong")
+    denoise.add_argument("--detail", type=arguments.amount, default=DEFAULT_DETAIL, metavar="D",
+                         help=f"0-100: fine texture given back so skin and hair do not look waxy; 0 = the model's "
+                         f"output (default {DEFAULT_DETAIL:g})")
+    denoise.add_argument("--colour-noise", "--color-noise", type=arguments.amount, default=DEFAULT_COLOUR_NOISE,
+                         metavar="C", help=f"0-100: extra smoothing of colour blotches (chroma only); 0 = the "
+                         f"model's output (default {DEFAULT_COLOUR_NOISE:g})")
     denoise.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
     denoise.add_argument("--model", default="ffdnet-color", help="model name (see `photomend info`)")
 
@@ -133,7 +141,8 @@ def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParse
                                strength=args.strength, noise_level=args.noise_level, kernel_spec=spec,
                                deblur_method=args.method, iterations=args.iterations)
     return RestoreSettings(operation="denoise", model=args.model, device=args.device, precision=args.precision,
-                           tile=args.tile, strength=args.strength, noise_level=args.noise_level)
+                           tile=args.tile, strength=args.strength, noise_level=args.noise_level,
+                           detail=args.detail, colour_noise=args.colour_noise)
 
 
 def _load_engine(cache, settings, parser: argparse.ArgumentParser) -> None:
