@@ -16,6 +16,7 @@ from app.gui.export_dialog import ExportOptions
 from app.gui.main_window import MainWindow
 from app.gui.settings_store import SettingsStore
 from tests.conftest import load_rgb, psnr
+from tests.test_finish import colour_speckle, fine_energy
 
 pytest.importorskip("pytestqt")
 
@@ -369,7 +370,9 @@ def test_strength_previews_from_the_step_start_and_denoise_again_replaces_the_st
     qtbot.mouseClick(panel.denoise_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.history.applied_labels() == ["Denoise (strength 80)"], timeout=60000)
     _wait_idle(qtbot, window)
-    once = window.engines.denoiser(panel.settings("denoise")).denoise(window.history.original, strength=80).pixels
+    settings = panel.settings("denoise")
+    once = window.engines.denoiser(settings).denoise(window.history.original, strength=80, detail=settings.detail,
+                                                     colour_noise=settings.colour_noise).pixels
     assert np.allclose(window.history.current(), once, atol=1e-5)  # one pass from the photo, not two
     assert window.undo_action.text() == "&Undo Denoise (strength 80)"
     window.undo_action.trigger()
@@ -377,6 +380,50 @@ def test_strength_previews_from_the_step_start_and_denoise_again_replaces_the_st
     assert panel.settings("deblur").strength == 50  # Deblur has its own strength
     panel.deblur_strength.setValue(30)
     assert panel.settings("deblur").strength == 30 and panel.settings("denoise").strength == 80
+
+
+def test_detail_and_colour_noise_sliders_preview_live_and_the_full_run_uses_them(
+    qtbot, window: MainWindow, noisy_photo
+):
+    _clean, path = noisy_photo
+    _open(qtbot, window, path)
+    panel = window.panel
+    import app.gui.main_window as main_window_module
+
+    real = main_window_module.restore_region
+    asked: list[tuple[float, float]] = []
+
+    def recording(cache, pixels, region, settings, **kwargs):
+        asked.append((settings.detail, settings.colour_noise))
+        return real(cache, pixels, region, settings, **kwargs)
+
+    def preview_after(change, expected: tuple[float, float]) -> np.ndarray:
+        window.view._patch = None
+        change()
+        qtbot.waitUntil(lambda: bool(asked) and asked[-1] == expected and window.view._patch is not None
+                        and not window.worker.is_busy(), timeout=60000)
+        return _patch_pixels(window)[0]
+
+    main_window_module.restore_region = recording
+    try:
+        plain = preview_after(lambda: (panel.detail.setValue(0), panel.colour_noise.setValue(0)), (0, 0))
+        grainy = preview_after(lambda: panel.detail.setValue(100), (100, 0))
+        smooth = preview_after(lambda: panel.colour_noise.setValue(100), (100, 100))
+    finally:
+        main_window_module.restore_region = real
+    assert fine_energy(grainy) > 2 * fine_energy(plain)  # Detail gives the texture back on screen
+    assert colour_speckle(smooth) < 0.7 * colour_speckle(grainy)  # Colour noise smooths the colour speckle
+
+    panel.detail.setValue(45)
+    panel.colour_noise.setValue(80)
+    _wait_idle(qtbot, window)
+    qtbot.mouseClick(panel.denoise_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history.applied_labels() == ["Denoise (strength 50)"], timeout=60000)
+    _wait_idle(qtbot, window)
+    engine = window.engines.denoiser(panel.settings("denoise"))
+    expected = engine.denoise(window.history.original, detail=45, colour_noise=80).pixels
+    assert np.allclose(window.history.current(), expected, atol=1e-5)
+    assert not np.allclose(window.history.current(), engine.denoise(window.history.original).pixels, atol=1e-3)
 
 
 @pytest.fixture()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
+from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.errors import PhotomendError
 from app.gui.tasks import CONFIDENCE_MEANING, EstimatedKernel, RestoreSettings
 from app.physics.kernel_preview import kernel_preview
@@ -122,6 +123,14 @@ class ControlPanel(QWidget):
         self.strength = SliderWithValue(0, 100, 50)
         self.strength.setToolTip("0 = unchanged, 50 = automatic level, 100 = twice as strong")
         form.addRow("Strength", self.strength)
+        self.detail = SliderWithValue(0, 100, DEFAULT_DETAIL)
+        self.detail.setToolTip("Fine texture given back, so skin and hair do not look waxy: 0 = none, "
+                               "100 = all the fine grain of the photo")
+        form.addRow("Detail", self.detail)
+        self.colour_noise = SliderWithValue(0, 100, DEFAULT_COLOUR_NOISE)
+        self.colour_noise.setToolTip("Colour blotches smoothed away (colour only, brightness untouched): "
+                                     "0 = as the model leaves them, 100 = strongest")
+        form.addRow("Colour noise", self.colour_noise)
         noise_row = QWidget()
         noise_layout = QHBoxLayout(noise_row)
         noise_layout.setContentsMargins(0, 0, 0, 0)
@@ -140,8 +149,9 @@ class ControlPanel(QWidget):
         self.denoise_button.setObjectName("primaryButton")
         self.denoise_button.setToolTip("Denoise the whole photo (Ctrl+D)")
         form.addRow(self.denoise_button)
-        self.strength.valueChanged.connect(lambda _v: self.previewChanged.emit(False))
-        self.strength.released.connect(lambda: self.previewChanged.emit(True))
+        for slider in (self.strength, self.detail, self.colour_noise):
+            slider.valueChanged.connect(lambda _v: self.previewChanged.emit(False))
+            slider.released.connect(lambda: self.previewChanged.emit(True))
         self.noise_auto.toggled.connect(self._on_noise_auto)
         self.noise_level.valueChanged.connect(lambda _v: self.previewChanged.emit(True))
         self.denoise_button.clicked.connect(self.denoiseRequested)
@@ -362,6 +372,8 @@ class ControlPanel(QWidget):
             noise_level=None if self.noise_auto.isChecked() else self.noise_level.value(),
             kernel_spec=self.kernel_spec() or "",
             deblur_method=self.deblur_method.currentData() or "deep",
+            detail=self.detail.value(),
+            colour_noise=self.colour_noise.value(),
         )
 
     def set_running(self, running: bool, progress_text: str = "%v / %m tiles") -> None:
