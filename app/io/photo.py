@@ -25,6 +25,8 @@ class Photo:
     exif: EXIF block ('Exif\\0\\0' + TIFF structure) with Orientation already reset to 1
         (the reader rotated the pixels), or None.
     source: the file it was read from, if any.
+    jpeg_quality: for a JPEG file, the IJG-equivalent quality (1-100) of its quantisation
+        tables (see app.noise.jpeg), which the automatic level uses for compression artefacts.
     notes: one-line remarks on how the file was read that the user should see (for example
         that only the first frame of an animation was restored); front ends print them.
     """
@@ -38,6 +40,7 @@ class Photo:
     exif: bytes | None = None
     source: Path | None = None
     notes: list[str] = field(default_factory=list)
+    jpeg_quality: float | None = None
 
     def __post_init__(self) -> None:
         """Coerce to the documented layout and reject shapes the writer couldn't store.

@@ -81,6 +81,7 @@ from app.io.metadata import (
     reset_exif_orientation,
 )
 from app.io.photo import Photo
+from app.noise.jpeg import equivalent_quality
 
 # Our limit (max_pixels) is the decompression-bomb guard; see the module docstring.
 Image.MAX_IMAGE_PIXELS = None
@@ -116,6 +117,7 @@ class _Read:
     exif: bytes | None
     orientation: int
     notes: list[str] = field(default_factory=list)
+    jpeg_quality: float | None = None
 
 
 # --------------------------------------------------------------------------- public API
@@ -161,6 +163,7 @@ def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
         exif=exif,
         source=p,
         notes=got.notes,
+        jpeg_quality=got.jpeg_quality,
     )
 
 
@@ -383,7 +386,8 @@ def _read_with_pil(p: Path, data: bytes, kind: str, max_pixels: int) -> _Read:
         # read after decoding: PNG eXIf/iCCP after IDAT only appear once loaded
         icc = im.info.get("icc_profile") or None
         exif = normalize_exif(im.info.get("exif"))
-    return _Read(colour, alpha, maxv, icc, exif, exif_orientation(exif), _frames_note(frames, "frames"))
+        quality = equivalent_quality(getattr(im, "quantization", None)) if kind == "jpeg" else None
+    return _Read(colour, alpha, maxv, icc, exif, exif_orientation(exif), _frames_note(frames, "frames"), quality)
 
 
 def _frames_note(count: int, unit: str) -> list[str]:
