@@ -75,7 +75,7 @@ def _self_test(out: Callable[[str], None]) -> int:
     result = denoiser.denoise(noisy)
     before, after = psnr(noisy, clean), psnr(result.pixels, clean)
     gain = after - before
-    sigma = f"{result.estimate.sigma:.1f} (estimated)" if result.estimate is not None else f"{result.sigma:.1f}"
+    sigma = f"{result.choice.sigma:.1f} ({result.choice.reason})" if result.choice is not None else f"{result.sigma:.1f}"
     out(f"  device {result.device}, precision {result.precision}, model load {model_seconds:.1f} s")
     out(f"  sample {NOISY_SAMPLE} {noisy.shape[1]}x{noisy.shape[0]}, noise sigma {sigma}")
     out(f"  PSNR vs {CLEAN_SAMPLE}: {before:.2f} dB -> {after:.2f} dB ({gain:+.2f} dB, need >= +{MIN_GAIN_DB:.1f})")

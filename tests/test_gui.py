@@ -572,3 +572,20 @@ def test_opening_another_photo_over_an_unexported_result_offers_export_discard_c
     qtbot.waitUntil(lambda: win.photo is not None and win.photo.source == other, timeout=20000)
     assert psnr(load_rgb(out), clean) > psnr(load_rgb(path), clean) + 5  # exported first, then opened
     assert not win.history.is_modified()
+
+
+def test_one_click_denoise_of_a_compressed_jpeg_counts_its_artefacts(qtbot, window: MainWindow, cbsd68: Path,
+                                                                     tmp_path: Path):
+    """The level and why are in the status bar; Denoise on the opened JPEG uses its quality."""
+    from PIL import Image
+
+    clean = load_rgb(sorted(cbsd68.glob("*.png"))[2])
+    path = tmp_path / "compressed.jpg"
+    Image.fromarray(np.round(clean * 255).astype(np.uint8)).save(path, quality=20)
+    _open(qtbot, window, path)
+    text = window.status_labels["noise"].text()
+    assert text.startswith("auto level") and "JPEG quality 20" in text
+    window.apply("denoise")
+    qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
+    before = psnr(load_rgb(path), clean)
+    assert psnr(window.history.current(), clean) > before + 0.4

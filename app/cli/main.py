@@ -257,9 +257,14 @@ class Report:
             parts.append(f"kernel {described}" if not unchanged else f"{described}: left unchanged")
         if not unchanged:
             sigma = details.get("sigma") or 0.0
-            estimated = details.get("estimated_sigma")
-            parts.append(f"noise {estimated:.1f} (auto)" if estimated is not None else "noise set")
-            parts.append(f"sigma used {sigma:.1f}")
+            reason = details.get("level_reason")
+            if reason is not None:  # denoise, automatic level: what was measured and why
+                parts.append(f"auto: {reason}")
+            elif details.get("estimated_sigma") is not None:
+                parts.append(f"noise {details['estimated_sigma']:.1f} (auto)")
+            else:
+                parts.append("noise set")
+            parts.append(f"level used {sigma:.1f}")
         parts.append(f"{outcome.seconds:.1f}s")
         parts.append(f"{details.get('device')}/{details.get('precision')}")
         self.progress.message(f"ok: {source} -> {outcome.target}  [{', '.join(parts)}]")

@@ -17,10 +17,11 @@ from app.engine.device import resolve_device, resolve_precision
 from app.engine.finish import finish, validate_amount
 from app.engine.memory import auto_tile_size
 from app.engine.runner import ModelRunner
-from app.engine.strength import DEFAULT_STRENGTH, sigma_for_strength, strength_factor
+from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, sigma_for_strength, strength_factor
 from app.engine.tiling import TiledRunner, is_out_of_memory
 from app.errors import PhotomendError
-from app.noise.estimate import NoiseEstimate, TooSmallToMeasure, estimate_noise
+from app.engine.auto_level import LevelChoice, choose_level
+from app.noise.estimate import TooSmallToMeasure, estimate_noise
 
 DEFAULT_MODEL = "ffdnet-color"
 TILE_MARGIN = 32  # > FFDNet's 25 px receptive half-width, so tiles see all the context they need
@@ -45,7 +46,7 @@ class DenoiseResult:
 
     pixels: np.ndarray
     sigma: float  # the photo's noise level used (0-255), after strength (grey photos: the model gets 1.6x)
-    estimate: NoiseEstimate | None  # the automatic estimate, when one was made
+    choice: LevelChoice | None  # the automatic level and why, when one was chosen
     tile: int  # tile side used (0 = whole image)
     device: str
     precision: str
@@ -53,15 +54,12 @@ class DenoiseResult:
     messages: list[str] = field(default_factory=list)
 
 
-def _auto_estimate(rgb: np.ndarray, with_map: bool) -> NoiseEstimate:
-    """The automatic noise level; a photo too small to measure is one clear error asking for a level.
+def _too_small(error: TooSmallToMeasure) -> PhotomendError:
+    """A photo too small to measure is one clear error asking for a level.
 
     Why not a default level: on a few pixels any guess would silently over- or under-smooth.
     """
-    try:
-        return estimate_noise(rgb, with_map=with_map)
-    except TooSmallToMeasure as error:
-        raise PhotomendError(f"{error}; set the noise level yourself (--noise-level N, or untick Auto)") from error
+    return PhotomendError(f"{error}; set the noise level yourself (--noise-level N, or untick Auto)")
 
 
 class Denoiser:
@@ -79,6 +77,19 @@ class Denoiser:
         self.runner = ModelRunner(model, self.device, self.precision)
         self.notify = notify or (lambda message: None)
 
+    def choose_level(self, rgb: np.ndarray, *, jpeg_quality: float | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> LevelChoice:
+        """The automatic level for this photo (app.engine.auto_level), measured with this model."""
+        scale = self.runner.spec.level_scale
+
+        def denoise_at(crop: np.ndarray, level: float) -> np.ndarray:
+            return self.runner(crop, scale * level / 255.0)
+
+        try:
+            return choose_level(rgb, denoise_at, jpeg_quality=jpeg_quality, cancelled=cancelled)
+        except TooSmallToMeasure as error:
+            raise _too_small(error) from error
+
     def denoise(
         self,
         rgb: np.ndarray,
@@ -87,12 +98,16 @@ class Denoiser:
         strength: float = DEFAULT_STRENGTH,
         tile: int | None = None,
         use_noise_map: bool = False,
+        jpeg_quality: float | None = None,
         detail: float = 0.0,
         colour_noise: float = 0.0,
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> DenoiseResult:
-        """Restore ``rgb`` (HxWx3 float32 in [0,1]); ``noise_level`` None means estimate it.
+        """Restore ``rgb`` (HxWx3 float32 in [0,1]); ``noise_level`` None means choose it automatically.
+
+        ``jpeg_quality``: the source JPEG's quality (Photo.jpeg_quality), so the automatic level
+        includes its compression artefacts; only meaningful for the pixels as decoded.
 
         ``detail`` and ``colour_noise`` (0-100, app.engine.finish) default to 0 here, the model's
         own output, which is what published-quality benchmarks measure; RestoreSettings carries
@@ -101,10 +116,15 @@ class Denoiser:
         finishing = (validate_amount("detail", detail), validate_amount("colour noise", colour_noise))
         started = time.perf_counter()
         messages: list[str] = []
-        estimate = None
+        choice = None
+        noise_map = None
         if noise_level is None:
-            estimate = _auto_estimate(rgb, use_noise_map)
-            base_sigma = estimate.sigma
+            choice = self.choose_level(rgb, jpeg_quality=jpeg_quality, cancelled=cancelled)
+            base_sigma = choice.sigma
+            if use_noise_map and base_sigma > 0 and not is_grey_rgb(rgb):
+                estimate = estimate_noise(rgb, with_map=True)
+                if estimate.noise_map is not None and estimate.sigma > 0:
+                    noise_map = estimate.noise_map * (base_sigma / estimate.sigma)  # its RMS: the chosen level
         else:
             if not 0.0 <= noise_level <= 255.0:
                 raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to 75, or auto)")
@@ -113,7 +133,7 @@ class Denoiser:
         tile_side = auto_tile_size(self.device, self.precision, margin=TILE_MARGIN) if tile is None else int(tile)
         if tile_side < 0:
             raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
-        if strength == 0:
+        if strength == 0 or sigma == 0:  # nothing to remove: the model would only cost detail
             pixels = rgb.copy()
         else:
             grey = is_grey_rgb(rgb)
@@ -121,9 +141,9 @@ class Denoiser:
             if grey:
                 model_sigma = min(model_sigma * GREY_LEVEL_FACTOR, MAX_MODEL_LEVEL)
             level: float | np.ndarray = model_sigma / 255.0
-            if estimate is not None and estimate.noise_map is not None:
+            if noise_map is not None:
                 scale = strength_factor(strength) * self.runner.spec.level_scale
-                level = np.minimum(estimate.noise_map * scale, 75.0).astype(np.float32) / 255.0
+                level = np.minimum(noise_map * scale, MAX_SIGMA).astype(np.float32) / 255.0
             pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages, finishing)
             if grey:
                 pixels = np.repeat(pixels.mean(axis=2, keepdims=True), 3, axis=2)  # a grey photo stays grey
@@ -132,7 +152,7 @@ class Denoiser:
         return DenoiseResult(
             pixels=pixels,
             sigma=sigma,
-            estimate=estimate,
+            choice=choice,
             tile=tile_side,
             device=str(self.runner.device),
             precision=self.runner.precision,

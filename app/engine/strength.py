@@ -4,7 +4,7 @@ FFDNet smooths more as its sigma input grows, so scaling sigma is a natural, mon
 strength: ``sigma_used = sigma_auto * strength / DEFAULT_STRENGTH``.
   0   -> the photo is returned unchanged (the model is not run at all);
   50  -> the default: exactly the automatic (or given) noise level;
-  100 -> twice that level, for photos the estimate under-reads or a smoother look.
+  100 -> twice that level (at most MAX_SIGMA), for photos the estimate under-reads or a smoother look.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from app.errors import PhotomendError
 
 DEFAULT_STRENGTH = 50.0
-MAX_SIGMA = 75.0  # FFDNet was trained for sigma in [0, 75]
+MAX_SIGMA = 130.0  # FFDNet was trained to 75 but still smooths monotonically beyond; heavy real noise needs it
 
 
 def validate_strength(strength: float) -> float:

@@ -78,7 +78,9 @@ class MainWindow(QMainWindow):
         self.quit_box: QMessageBox | None = None
         self._exported: np.ndarray | None = None  # the history pixels last written by Export
         self._photo_serial = 0  # which opened photo a finished job belongs to
-        self._noise_of: dict[int, tuple[weakref.ref, float]] = {}  # id(pixels) -> (its weak ref, sigma)
+        # (id(pixels), operation) -> (a weak ref to the pixels, the level measured for them)
+        self._noise_of: dict[tuple[int, str], tuple[weakref.ref, float]] = {}
+        self._noise_reason: dict[int, str] = {}  # id(pixels) -> why the automatic level is what it is
         self._quit_confirmed = False
         self.stopped_cleanly = True  # False after a quit that had to abandon running work
         self._after_export: Callable[[], None] | None = None  # what an export asked for by a question continues with
@@ -391,6 +393,7 @@ class MainWindow(QMainWindow):
         self.history = History(photo.pixels)
         self.noise_sigma = None
         self._noise_of.clear()
+        self._noise_reason.clear()
         self.last_export = None
         self._exported = None
         self.panel.set_estimate(None)  # a blur kernel belongs to its photo
@@ -410,43 +413,63 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _estimate_noise(self) -> None:
-        """Measure the shown photo's noise (status bar, the Auto noise field) once per history state."""
+        """Measure the shown photo's level (status bar, the Auto noise field) once per history state."""
         self._measure_noise(self.history.current(), self._on_noise_estimated)
 
-    def _measure_noise(self, pixels: np.ndarray, on_done: Callable[[float], None]) -> None:
-        """Noise sigma of these pixels (cached while they live), then ``on_done(sigma)`` on the UI thread."""
-        known = self._noise_known(pixels)
+    def _jpeg_quality_of(self, pixels: np.ndarray) -> float | None:
+        """The source JPEG's quality while ``pixels`` are still its decoded pixels (not a result)."""
+        if self.photo is None or self.history is None or pixels is not self.history.original:
+            return None
+        return self.photo.jpeg_quality
+
+    def _measure_noise(self, pixels: np.ndarray, on_done: Callable[[float], None], operation: str = "denoise") -> None:
+        """The automatic level of these pixels (cached while they live), then ``on_done(sigma)`` on the UI thread.
+
+        Denoise measures with the model itself (app.engine.auto_level, about a second); Deblur
+        keeps the classical estimate its own automatic level starts from, so previews match it.
+        """
+        known = self._noise_known(pixels, operation)
         if known is not None:
             on_done(known)
             return
         serial = self._photo_serial
+        settings = self.panel.settings("denoise")
+        quality = self._jpeg_quality_of(pixels)
 
         def run(job: Job):
             from app.noise.estimate import TooSmallToMeasure, estimate_noise
 
             try:
-                return estimate_noise(pixels).sigma
-            except TooSmallToMeasure:
-                return None
+                if operation == "deblur":
+                    return estimate_noise(pixels).sigma, None
+                choice = self.engines.denoiser(settings).choose_level(pixels, jpeg_quality=quality,
+                                                                      cancelled=job.cancel.is_set)
+                return choice.sigma, choice.reason
+            except (TooSmallToMeasure, PhotomendError):
+                return None, None
 
-        def done(sigma: float | None) -> None:
+        def done(measured: tuple[float | None, str | None]) -> None:
+            sigma, reason = measured
             if sigma is None:
                 self.status_labels["noise"].setText("noise: too small to measure (set a level)")
                 return
             if serial == self._photo_serial:
                 self._noise_of = {key: entry for key, entry in self._noise_of.items() if entry[0]() is not None}
-                self._noise_of[id(pixels)] = (weakref.ref(pixels), float(sigma))
+                self._noise_of[(id(pixels), operation)] = (weakref.ref(pixels), float(sigma))
+                if reason is not None:
+                    self._noise_reason[id(pixels)] = reason
                 on_done(float(sigma))
 
         self.worker.submit("estimate", run, on_done=done, on_error=self._show_error)
 
-    def _noise_known(self, pixels: np.ndarray) -> float | None:
-        known = self._noise_of.get(id(pixels))
+    def _noise_known(self, pixels: np.ndarray, operation: str = "denoise") -> float | None:
+        known = self._noise_of.get((id(pixels), operation))
         return known[1] if known is not None and known[0]() is pixels else None
 
     def _on_noise_estimated(self, sigma: float) -> None:
         self.noise_sigma = float(sigma)
-        self.status_labels["noise"].setText(f"noise: {sigma:.1f}")
+        reason = self._noise_reason.get(id(self.history.current())) if self.history is not None else None
+        self.status_labels["noise"].setText(f"auto level {sigma:.1f}" + (f": {reason}" if reason else ""))
         start, _replaces = self._step_start("denoise")  # the Auto field shows what Denoise will use
         self._measure_noise(start, self.panel.show_noise_estimate)
         if self._preview_active:
@@ -495,9 +518,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self._no_kernel_text(), 6000)
             return
         pixels, _replaces = self._step_start(settings.operation)
-        noise = settings.noise_level if settings.noise_level is not None else self._noise_known(pixels)
+        operation = settings.operation
+        noise = settings.noise_level if settings.noise_level is not None else self._noise_known(pixels, operation)
         if noise is None:  # measured once per state; the preview follows the measurement
-            self._measure_noise(pixels, lambda _sigma: self._request_preview() if self._preview_active else None)
+            self._measure_noise(pixels, lambda _sigma: self._request_preview() if self._preview_active else None,
+                                operation)
             return
         rect = self.view.visible_image_rect()
         if rect.isEmpty():
@@ -563,8 +588,11 @@ class MainWindow(QMainWindow):
         self.panel.set_running(True)
         self.statusBar().showMessage(f"{label}...")
 
+        quality = self._jpeg_quality_of(pixels)
+
         def run(job: Job):
-            return restore_with_settings(self.engines, pixels, settings, job.report, job.cancel.is_set)
+            return restore_with_settings(self.engines, pixels, settings, job.report, job.cancel.is_set,
+                                         jpeg_quality=quality)
 
         def done(result) -> None:
             restored, details = result

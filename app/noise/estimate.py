@@ -113,23 +113,29 @@ _MIN_PATCHES_PER_DIMENSION = 8  # patch positions per covariance dimension; fewe
 _MIN_TEXTURE_SIDE = 32  # ``_texture`` needs 16x16 windows of the 2x2-binned image
 
 
-def _sample(rgb: np.ndarray) -> list[np.ndarray]:
-    """The whole image when small, else a grid of full-resolution crops (noise must not be resampled).
+def grid_crops(rgb: np.ndarray, side: int, max_pixels: int) -> list[np.ndarray]:
+    """A grid of ``side`` px full-resolution crops totalling about ``max_pixels`` (noise must not be resampled).
 
     Crop corners sit on multiples of 16 so the JPEG block grid and the Bayer phase are preserved.
     """
     height, width = rgb.shape[:2]
-    if height * width <= _MAX_SAMPLE_PIXELS or height < 2 * _CROP or width < 2 * _CROP:
-        return [rgb]
-    count = _MAX_SAMPLE_PIXELS // (_CROP * _CROP)
+    count = max(1, max_pixels // (side * side))
     rows = max(1, int(round(np.sqrt(count * height / width))))
     cols = max(1, count // rows)
     crops = []
-    for y in np.linspace(0, height - _CROP, rows + 2)[1:-1]:
-        for x in np.linspace(0, width - _CROP, cols + 2)[1:-1]:
+    for y in np.linspace(0, height - side, rows + 2)[1:-1]:
+        for x in np.linspace(0, width - side, cols + 2)[1:-1]:
             y0, x0 = int(y) // 16 * 16, int(x) // 16 * 16
-            crops.append(rgb[y0 : y0 + _CROP, x0 : x0 + _CROP])
+            crops.append(rgb[y0 : y0 + side, x0 : x0 + side])
     return crops
+
+
+def _sample(rgb: np.ndarray) -> list[np.ndarray]:
+    """The whole image when small, else a grid of full-resolution crops."""
+    height, width = rgb.shape[:2]
+    if height * width <= _MAX_SAMPLE_PIXELS or height < 2 * _CROP or width < 2 * _CROP:
+        return [rgb]
+    return grid_crops(rgb, _CROP, _MAX_SAMPLE_PIXELS)
 
 
 def _chi2_quantile_99(dof: float) -> float:

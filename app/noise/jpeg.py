@@ -53,3 +53,24 @@ def equivalent_quality(tables: Mapping[int, Sequence[int]] | None) -> float | No
         offset = 0.5 * (left - right) / denominator if denominator > 0 else 0.0
         return float(best + 1 + max(-0.5, min(0.5, offset)))
     return float(best + 1)
+
+
+# Best FFDNet level for the artefacts of a clean photo, as a power of the mean luminance step:
+# fitted by benchmarks/calibrate_auto_level.py on CBSD68 images the JPEG benchmark never uses.
+ARTEFACT_SCALE, ARTEFACT_POWER = 1.335, 0.528
+ARTEFACT_TAPER = (90.0, 95.0)  # from here the artefacts fade below what smoothing could win back
+
+
+def jpeg_artefact_level(quality: float | None) -> float:
+    """The denoiser level (0-255 scale) that best removes the artefacts of a JPEG of this quality.
+
+    0 without a quality (not a JPEG) and at 95 and above, where the artefacts are below what any
+    smoothing would cost in detail.
+    """
+    if quality is None or quality >= ARTEFACT_TAPER[1]:
+        return 0.0
+    step = float(np.mean(ijg_luma_table(int(round(quality)))))
+    level = ARTEFACT_SCALE * step**ARTEFACT_POWER
+    if quality > ARTEFACT_TAPER[0]:
+        level *= (ARTEFACT_TAPER[1] - quality) / (ARTEFACT_TAPER[1] - ARTEFACT_TAPER[0])
+    return float(level)

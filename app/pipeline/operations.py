@@ -83,8 +83,13 @@ def restore_with_settings(
     settings: RestoreSettings,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    jpeg_quality: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Restore a whole photo; returns the pixels and what was done (for reports)."""
+    """Restore a whole photo; returns the pixels and what was done (for reports).
+
+    ``jpeg_quality``: the source JPEG's quality when ``rgb`` are its decoded pixels, so the
+    automatic denoise level includes its compression artefacts.
+    """
     if settings.operation == "deblur":
         kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
         if estimate is not None and estimate.verdict != "blur":
@@ -112,8 +117,10 @@ def restore_with_settings(
     result = cache.denoiser(settings).denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
         detail=settings.detail, colour_noise=settings.colour_noise, progress=progress, cancelled=cancelled,
+        jpeg_quality=jpeg_quality,
     )
-    details = {"sigma": result.sigma, "estimated_sigma": None if result.estimate is None else result.estimate.sigma,
+    details = {"sigma": result.sigma, "estimated_sigma": None if result.choice is None else result.choice.sigma,
+               "level_reason": None if result.choice is None else result.choice.reason,
                "device": result.device, "tile": result.tile, "precision": result.precision,
                "messages": result.messages}
     return result.pixels, details
@@ -134,7 +141,8 @@ def kernel_for(spec: str, rgb: np.ndarray, cancelled: Cancelled | None = None) -
 def operation_for(cache: EngineCache, settings: RestoreSettings) -> RestoreFunction:
     """Bind settings into the function ``process_file`` applies to each photo."""
 
-    def restore(rgb: np.ndarray, progress: Progress | None, cancelled: Cancelled | None):
-        return restore_with_settings(cache, rgb, settings, progress, cancelled)
+    def restore(rgb: np.ndarray, progress: Progress | None, cancelled: Cancelled | None,
+                jpeg_quality: float | None = None):
+        return restore_with_settings(cache, rgb, settings, progress, cancelled, jpeg_quality)
 
     return restore

@@ -23,8 +23,8 @@ from app.pipeline.inputs import WorkItem
 
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
-RestoreFunction = Callable[[np.ndarray, Progress | None, Cancelled | None], tuple[np.ndarray, dict[str, Any]]]
-"""(rgb float32 HxWx3, progress, cancelled) -> (restored rgb, details for the report)."""
+RestoreFunction = Callable[..., tuple[np.ndarray, dict[str, Any]]]
+"""(rgb float32 HxWx3, progress, cancelled, *, jpeg_quality=None) -> (restored rgb, details for the report)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def process_file(
         if not options.overwrite and item.base is None and os.path.lexists(item.target):
             raise WriteError(item.target, EXISTS_MESSAGE)  # fail before minutes of work
         photo = read_photo(item.source, max_pixels=options.max_pixels)
-        pixels, details = restore(photo.pixels, progress, cancelled)
+        pixels, details = restore(photo.pixels, progress, cancelled, jpeg_quality=photo.jpeg_quality)
         if cancelled is not None and cancelled():
             raise CancelledError("cancelled")
         written = write_photo(

@@ -269,9 +269,9 @@ def test_sweep_ignores_links_and_folders_named_like_temporaries(tmp_path):
 
 
 def test_an_exception_in_one_file_is_one_line_and_the_run_goes_on(shoot, monkeypatch, capsys, tmp_path):
-    import app.engine.denoise as denoise
+    import app.engine.auto_level as auto_level
 
-    real = denoise.estimate_noise
+    real = auto_level.noise_features
 
     def broken_for_a(rgb, *args, **kwargs):
         if rgb.shape == (80, 96, 3) and float(rgb[0, 0, 0]) == real_first_pixel:
@@ -281,7 +281,7 @@ def test_an_exception_in_one_file_is_one_line_and_the_run_goes_on(shoot, monkeyp
     from app.io.reader import read_photo
 
     real_first_pixel = float(read_photo(shoot / "a.png").pixels[0, 0, 0])
-    monkeypatch.setattr(denoise, "estimate_noise", broken_for_a)
+    monkeypatch.setattr(auto_level, "noise_features", broken_for_a)
     code = main(["denoise", str(shoot / "a.png"), str(shoot / "b.png")])
     err = capsys.readouterr().err
     assert code == 1
