@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quality", "noise", "speed", "memory", "preview", "deblur", "blind"]
+ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "memory", "preview", "deblur", "blind"]
 
 
 def run_benchmarks() -> None:
     for name in ORDER:
-        script = HERE / f"bench_{name}.py"
+        script = HERE / (f"bench_{name}.py" if name != "auto_level" else "calibrate_auto_level.py")
         if script.exists():
             print(f"== {script.name}", flush=True)
             env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
