@@ -469,7 +469,10 @@ class MainWindow(QMainWindow):
     def _on_noise_estimated(self, sigma: float) -> None:
         self.noise_sigma = float(sigma)
         reason = self._noise_reason.get(id(self.history.current())) if self.history is not None else None
-        self.status_labels["noise"].setText(f"auto level {sigma:.1f}" + (f": {reason}" if reason else ""))
+        if self.history is not None and self.history.is_modified():
+            self.status_labels["noise"].setText(f"noise left: {sigma:.1f}")  # measured on the result shown
+        else:
+            self.status_labels["noise"].setText(f"auto level {sigma:.1f}" + (f": {reason}" if reason else ""))
         start, _replaces = self._step_start("denoise")  # the Auto field shows what Denoise will use
         self._measure_noise(start, self.panel.show_noise_estimate)
         if self._preview_active:
