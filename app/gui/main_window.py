@@ -7,6 +7,7 @@ decides what the canvas shows.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from collections.abc import Callable
@@ -413,8 +414,13 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _estimate_noise(self) -> None:
-        """Measure the shown photo's level (status bar, the Auto noise field) once per history state."""
-        self._measure_noise(self.history.current(), self._on_noise_estimated)
+        """Measure the shown photo's level (status bar, the Auto noise field) once per history state.
+
+        A result only needs the noise it has left, which the classical estimate gives without
+        running the model again; the photo as opened gets the automatic level Denoise will use.
+        """
+        operation = "deblur" if self.history.is_modified() else "denoise"
+        self._measure_noise(self.history.current(), self._on_noise_estimated, operation)
 
     def _jpeg_quality_of(self, pixels: np.ndarray) -> float | None:
         """The source JPEG's quality while ``pixels`` are still its decoded pixels (not a result)."""
@@ -425,8 +431,8 @@ class MainWindow(QMainWindow):
     def _measure_noise(self, pixels: np.ndarray, on_done: Callable[[float], None], operation: str = "denoise") -> None:
         """The automatic level of these pixels (cached while they live), then ``on_done(sigma)`` on the UI thread.
 
-        Denoise measures with the model itself (app.engine.auto_level, about a second); Deblur
-        keeps the classical estimate its own automatic level starts from, so previews match it.
+        Denoise measures with the model itself (app.engine.auto_level, about a second); "deblur"
+        is the classical estimate, which Deblur's own automatic level starts from (previews match it).
         """
         known = self._noise_known(pixels, operation)
         if known is not None:
@@ -592,9 +598,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{label}...")
 
         quality = self._jpeg_quality_of(pixels)
+        known = self._noise_known(pixels) if operation == "denoise" and settings.noise_level is None else None
+        # The automatic level of these pixels was measured when they were shown: not again.
+        run_settings = settings if known is None else dataclasses.replace(settings, noise_level=known)
 
         def run(job: Job):
-            return restore_with_settings(self.engines, pixels, settings, job.report, job.cancel.is_set,
+            return restore_with_settings(self.engines, pixels, run_settings, job.report, job.cancel.is_set,
                                          jpeg_quality=quality)
 
         def done(result) -> None:

@@ -150,30 +150,26 @@ def remove_live_temporaries() -> None:
             os.unlink(path)
 
 
+_CAUSES = {
+    errno.ENOSPC: "disk full",
+    getattr(errno, "EDQUOT", -1): "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "folder does not exist",
+    errno.ENOTDIR: "a parent of this path is not a folder",
+    errno.EISDIR: "is a folder",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EFBIG: "file too large for this file system",
+    errno.ELOOP: "is a symbolic link; not written through",
+}
+
+
 def os_cause(exc: OSError) -> str:
     """A short, plain-language cause for an OSError met while writing."""
-    code = exc.errno
-    if code == errno.ENOSPC:
-        return "disk full"
-    if code == getattr(errno, "EDQUOT", -1):
-        return "disk quota exceeded"
-    if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
+    if isinstance(exc, PermissionError):
         return "permission denied"
-    if code == errno.EROFS:
-        return "read-only file system"
-    if code == errno.ENOENT:
-        return "folder does not exist"
-    if code == errno.ENOTDIR:
-        return "a parent of this path is not a folder"
-    if code == errno.EISDIR:
-        return "is a folder"
-    if code == errno.ENAMETOOLONG:
-        return "file name too long"
-    if code == errno.EFBIG:
-        return "file too large for this file system"
-    if code == errno.ELOOP:
-        return "is a symbolic link; not written through"
-    return f"cannot write: {exc.strerror or exc}"
+    return _CAUSES.get(exc.errno, f"cannot write: {exc.strerror or exc}")
 
 
 # --------------------------------------------------------------------------- steps

@@ -139,13 +139,15 @@ class BatchPreset:
         return default_output_path(base, suffix="", out_dir=base.parent, ext=base.suffix)
 
 
-def _expect(values: dict[str, Any], name: str, kinds: tuple[type, ...]) -> None:
+def _check_type(label: str, value: Any, kinds: tuple[type, ...]) -> None:
     """Type check for a hand-edited or damaged file (a bool is not a number here)."""
-    if name not in values:
-        return
-    value = values[name]
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise ValueError(f"{name} {value!r} has the wrong type")
+        raise ValueError(f"{label} {value!r} has the wrong type")
+
+
+def _expect(values: dict[str, Any], name: str, kinds: tuple[type, ...]) -> None:
+    if name in values:
+        _check_type(name, values[name], kinds)
 
 
 _ANNOTATION_TYPES: dict[str, tuple[type, ...]] = {
@@ -166,9 +168,7 @@ def _settings_from_dict(data: Any) -> RestoreSettings:
         kinds: tuple[type, ...] = ()
         for part in str(spec.type).split("|"):
             kinds += _ANNOTATION_TYPES.get(part.strip(), (object,))
-        value = data[spec.name]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise ValueError(f"setting {spec.name} {value!r} has the wrong type")
+        _check_type(f"setting {spec.name}", data[spec.name], kinds)
     settings = RestoreSettings.from_dict(data)
     if settings.operation not in OPERATIONS:
         raise ValueError(f"unknown operation {settings.operation!r}")
