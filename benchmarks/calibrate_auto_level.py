@@ -186,7 +186,7 @@ def predict(rows: dict, key: str, w1: np.ndarray, w2: np.ndarray) -> float:
     if s2 < auto_level.WHITE_RATIOS[0] * s1 and s4 < auto_level.WHITE_RATIOS[1] * s1:
         return row["estimate"]
     first = auto_level._clamp(math.exp(float(terms(row, snap(auto_level.FIRST_PILOT)) @ w1)))
-    return auto_level._clamp(math.exp(float(terms(row, snap(first)) @ w2)))
+    return min(auto_level.MAX_LEVEL, math.exp(float(terms(row, snap(first)) @ w2)))
 
 
 def final_level(row: dict, noise: float, quality: float | None) -> float:

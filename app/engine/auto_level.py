@@ -189,9 +189,10 @@ def choose_level(
                 from app.errors import CancelledError
 
                 raise CancelledError("cancelled")
-            pilots = [np.clip(denoise(crop, level), 0.0, 1.0) for crop in crops]
-            terms = model_terms(level, pilot_features(crops, pilots), estimate, s1, s2, s4)
-            level = _clamp(math.exp(float(np.dot(weights, terms))))
+            pilot = _clamp(level)  # a pilot must denoise; the answer itself may say "nothing to remove"
+            pilots = [np.clip(denoise(crop, pilot), 0.0, 1.0) for crop in crops]
+            terms = model_terms(pilot, pilot_features(crops, pilots), estimate, s1, s2, s4)
+            level = min(MAX_LEVEL, math.exp(float(np.dot(weights, terms))))
         noise, method = level, "camera noise"
     if jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE:
         noise = 0.0  # a near-lossless JPEG with no visible grain: any smoothing only costs detail

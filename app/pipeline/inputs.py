@@ -88,8 +88,8 @@ def _plural(reason: str, n: int) -> str:
         return f"1 {reason}"
     head, sep, tail = reason.partition(" (")
     words = head.split(" ")
-    if words[0] == "not":
-        return f"{n} {reason}s" if not sep else f"{n} {head}s ({tail}"
+    if words[:2] == ["not", "an"]:  # "not an image" -> "not images"
+        return f"{n} not " + " ".join(words[2:]) + "s" + (f" ({tail}" if sep else "")
     if words[-1] == "image" or words[-1] in ("file", "folder", "result", "sub-folder"):
         words[-1] += "s"
     elif words[-1].endswith("y"):
