@@ -61,7 +61,7 @@ class Denoiser:
         from models import load_model
 
         self.torch = torch
-        self.net = load_model("ffdnet-color")
+        self.net = load_model("ffdnet-color").module
         self.calls = 0
 
     def __call__(self, rgb: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from app.engine.runner import ModelRunner  # noqa: E402
 from app.noise.estimate import noise_features, sigma_from_features  # noqa: E402
 from app.noise.jpeg import ijg_luma_table  # noqa: E402
 from app.physics.camera_noise import random_pipeline, simulate_camera, simulate_preset  # noqa: E402
-from models import get_model_spec  # noqa: E402
+from models import load_model  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data"
 LEVELS = [round(1.2**k, 3) for k in range(27)]
@@ -76,7 +76,7 @@ class Ladder:
         self.cache = cache
         cache.mkdir(parents=True, exist_ok=True)
         self.runner = ModelRunner("ffdnet-color", torch.device("cpu"), "fp32")
-        self.scale = get_model_spec("ffdnet-color").level_scale
+        self.scale = load_model("ffdnet-color").levels.scale
 
     def denoise(self, y: np.ndarray, level: float) -> np.ndarray:
         return np.clip(self.runner(y, self.scale * level / 255.0), 0, 1) if level > 0 else y

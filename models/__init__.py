@@ -1,10 +1,13 @@
-"""Model library: one folder per architecture, each registering itself here.
+"""Model library: the contract (descriptor), the catalogue, the store and the loaders.
 
-Kept free of Qt so the CLI, tests and the window share it. A registry entry knows how
-to build its network and where its weights come from; the engine asks the registry by
-name and never imports a specific architecture.
+Kept free of Qt so the CLI, tests and the window share it. The engine asks ``load_model`` for a
+name or a file and reads everything it needs from the returned descriptor; it never imports a
+specific architecture.
 """
 
-from models.registry import ModelSpec, available_models, get_model_spec, load_model
+from models.catalogue import CATALOGUE, DEFAULT_MODEL, CatalogueEntry, find_entry
+from models.descriptor import LevelRange, ModelDescriptor, SizeRequirements
+from models.library import ModelListing, listings, load_model
 
-__all__ = ["ModelSpec", "available_models", "get_model_spec", "load_model"]
+__all__ = ["CATALOGUE", "DEFAULT_MODEL", "CatalogueEntry", "LevelRange", "ModelDescriptor", "ModelListing",
+           "SizeRequirements", "find_entry", "listings", "load_model"]

@@ -121,7 +121,7 @@ def ffdnet():
 
         from models import load_model
 
-        net = load_model("ffdnet-color")
+        net = load_model("ffdnet-color").module
     except Exception as exc:  # weights not installed
         pytest.skip(f"FFDNet not available: {exc}")
 

@@ -31,7 +31,7 @@ def textured_image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 def eager(image: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
     """The plain eager fp32 forward, as the reference for the fast path."""
-    net = load_model("ffdnet-color")
+    net = load_model("ffdnet-color").module
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     level = torch.from_numpy(sigma)[None, None] if isinstance(sigma, np.ndarray) else torch.tensor(sigma)
     with torch.inference_mode():

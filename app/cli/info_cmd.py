@@ -10,7 +10,7 @@ import torch
 
 from app import __version__
 from app.engine.device import available_devices, supported_precisions
-from models import available_models
+from models import listings, load_model
 from models.errors import ModelWeightsError
 
 
@@ -34,16 +34,16 @@ def info_lines() -> list[str]:
         precisions = ", ".join(supported_precisions(torch.device(device.key)))
         lines.append(f"  {device.key:8s} {device.name}  (precision: {precisions})")
     lines.append("Models:")
-    for spec in available_models():
-        try:
-            from models import load_model
-
-            load_model(spec.name)
-            state = "weights OK"
-        except ModelWeightsError as error:
-            state = f"UNAVAILABLE: {error}"
-        lines.append(f"  {spec.name:14s} {spec.title} [{spec.licence}] {state}")
-        lines.append(f"  {'':14s} {spec.credit}")
+    for row in listings():
+        if not row.installed:
+            state = f"not installed ({row.size_text}): photomend models download {row.name}"
+        else:
+            try:
+                load_model(row.name)
+                state = "weights OK"
+            except ModelWeightsError as error:
+                state = f"UNAVAILABLE: {error}"
+        lines.append(f"  {row.name:18s} {row.title} [{row.task}, {row.licence}] {state}")
     return lines
 
 

@@ -36,19 +36,19 @@ import numpy as np
 
 from app.algorithms.dpir import DpirSettings, dpir_deconvolve
 from app.algorithms.wiener import default_balance, wiener_deconvolve
-from app.engine.strength import DEFAULT_STRENGTH, validate_strength
+from app.engine.strength import DEFAULT_STRENGTH, MAX_NOISE_LEVEL, validate_strength
 from app.engine.tiling import TiledRunner, is_out_of_memory, plan_tiles
 from app.errors import PhotomendError
 from app.physics.kernels import as_kernel, check_kernel_fits
+from models import DEFAULT_MODEL as DEFAULT_MODELS
 
 if TYPE_CHECKING:
     from app.engine.runner import ModelRunner
 
-DEFAULT_MODEL = "ffdnet-color"
+DEFAULT_MODEL = DEFAULT_MODELS["deblur"]  # the prior of 'deep'
 METHODS = ("deep", "wiener")
 DEFAULT_ITERATIONS = 8
 MAX_ITERATIONS = 100
-MAX_NOISE_LEVEL = 75.0  # FFDNet's range, 0-255 scale
 # Lowest automatic noise level for deblurring (0-255). Real photos carry JPEG and demosaicing
 # errors that white-noise estimators do not see but deconvolution amplifies like noise. The
 # shipped sample (motion:21,30, true sigma 1.5, JPEG q95) reads 0.37, and deep deblurring at
@@ -197,11 +197,17 @@ class Deblurrer:
 
     @property
     def runner(self) -> "ModelRunner":
-        """The FFDNet runner (loaded lazily: Wiener previews never pay for the model)."""
+        """The prior's runner (loaded lazily: Wiener previews never pay for the model)."""
         if self._runner is None:
             from app.engine.runner import ModelRunner
 
-            self._runner = ModelRunner(self.model, self.device, self.precision)
+            runner = ModelRunner(self.model, self.device, self.precision)
+            if runner.model.blind:
+                raise PhotomendError(f"model '{runner.model.name}' takes no noise level, so it cannot be the prior "
+                                     "of deep deblurring (use a noise-level model such as ffdnet-color or "
+                                     "drunet-color, or run it as a learned deblurring model)")
+            self._runner = runner
+            self.precision = runner.precision
         return self._runner
 
     def deblur(
@@ -340,7 +346,8 @@ class Deblurrer:
             else:
                 from app.engine.memory import auto_tile_size
 
-                side = auto_tile_size(self.device, self.precision, margin=margin)
+                side = auto_tile_size(self.device, self.precision, margin=margin,
+                                      bytes_per_pixel=self.runner.model.memory_per_pixel(self.precision))
                 high = GPU_AUTO_TILE_MAX if self.device.type in ("cuda", "mps") else AUTO_TILE_RANGE[1]
                 side = max(AUTO_TILE_RANGE[0], min(high, side))
         else:
@@ -366,7 +373,7 @@ class Deblurrer:
         """Tiled (or whole) run of one method; out of GPU memory falls back to smaller tiles, then the CPU."""
         height, width = colour.shape[:2]
         margin = deblur_margin(kernel.shape[0])
-        multiple = 2
+        multiple = self.runner.model.size.multiple if method == "deep" else 1
         tiles = 1 if tile_side == 0 else len(plan_tiles(height, width, tile_side, TILE_OVERLAP, multiple))
         per_tile = settings.denoiser_calls() if method == "deep" else 1
         total = tiles * per_tile

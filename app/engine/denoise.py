@@ -13,26 +13,21 @@ from typing import Callable
 import numpy as np
 import torch
 
-from app.engine.device import resolve_device, resolve_precision
+from app.engine.auto_level import LevelChoice, choose_level
+from app.engine.device import resolve_device
 from app.engine.finish import finish, validate_amount
 from app.engine.memory import auto_tile_size
 from app.engine.runner import ModelRunner
-from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, sigma_for_strength, strength_factor
+from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, blend_for_strength, sigma_for_strength, strength_factor
 from app.engine.tiling import TiledRunner, is_out_of_memory
-from app.errors import PhotomendError
-from app.engine.auto_level import LevelChoice, choose_level
+from app.errors import PhotomendError, UsageError
 from app.noise.estimate import TooSmallToMeasure, estimate_noise
+from models import DEFAULT_MODEL as DEFAULT_MODELS
+from models import ModelDescriptor
 
-DEFAULT_MODEL = "ffdnet-color"
-TILE_MARGIN = 32  # > FFDNet's 25 px receptive half-width, so tiles see all the context they need
+DEFAULT_MODEL = DEFAULT_MODELS["denoise"]
+LEVEL_MODEL = DEFAULT_MODELS["denoise"]  # the model the automatic level is calibrated on (app.engine.auto_level)
 TILE_OVERLAP = 16
-# A grey photo goes through the colour model as three identical channels, so its noise is the
-# same in all three. The colour model was trained on independent noise per channel, which it
-# partly averages away across channels; identical noise survives that averaging, so the model
-# must be told a higher level. The factor was measured on Set12 (1.4-1.9 tried at sigma
-# 15/25/50; 1.6 best at all three, ~5 dB over passing sigma as is): benchmarks/RESULTS.md.
-GREY_LEVEL_FACTOR = 1.6
-MAX_MODEL_LEVEL = 75.0 * GREY_LEVEL_FACTOR  # a grey photo at the top user level of 75
 
 
 def is_grey_rgb(rgb: np.ndarray) -> bool:
@@ -45,7 +40,7 @@ class DenoiseResult:
     """Restored pixels and what was done, for status bars, logs and benchmarks."""
 
     pixels: np.ndarray
-    sigma: float  # the photo's noise level used (0-255), after strength (grey photos: the model gets 1.6x)
+    sigma: float | None  # the noise level used (0-255), after strength; None for a blind model
     choice: LevelChoice | None  # the automatic level and why, when one was chosen
     tile: int  # tile side used (0 = whole image)
     device: str
@@ -67,23 +62,43 @@ class Denoiser:
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | ModelDescriptor = DEFAULT_MODEL,
         device: str = "auto",
         precision: str = "fp32",
         notify: Callable[[str], None] | None = None,
     ) -> None:
         self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.runner = ModelRunner(model, self.device, self.precision)
+        self.runner = ModelRunner(model, self.device, precision)
+        self.precision = self.runner.precision
         self.notify = notify or (lambda message: None)
+        self._level_runner: ModelRunner | None = None
+
+    @property
+    def model(self) -> ModelDescriptor:
+        return self.runner.model
+
+    @property
+    def level_runner(self) -> ModelRunner:
+        """The model the automatic level is measured with: the calibrated built-in one.
+
+        The level is a property of the photo, so a noise-map model other than the built-in one
+        receives the same measured level (scaled by its own descriptor).
+        """
+        if self._level_runner is None:
+            if self.model.name == LEVEL_MODEL:
+                self._level_runner = self.runner
+            else:
+                self._level_runner = ModelRunner(LEVEL_MODEL, self.device, "auto")
+        return self._level_runner
 
     def choose_level(self, rgb: np.ndarray, *, jpeg_quality: float | None = None,
                      cancelled: Callable[[], bool] | None = None) -> LevelChoice:
-        """The automatic level for this photo (app.engine.auto_level), measured with this model."""
-        scale = self.runner.spec.level_scale
+        """The automatic level for this photo (app.engine.auto_level), measured with the built-in model."""
+        runner = self.level_runner
+        scale = runner.model.levels.scale if runner.model.levels else 1.0
 
         def denoise_at(crop: np.ndarray, level: float) -> np.ndarray:
-            return self.runner(crop, scale * level / 255.0)
+            return runner(crop, scale * level / 255.0)
 
         try:
             return choose_level(rgb, denoise_at, jpeg_quality=jpeg_quality, cancelled=cancelled)
@@ -116,6 +131,9 @@ class Denoiser:
         finishing = (validate_amount("detail", detail), validate_amount("colour noise", colour_noise))
         started = time.perf_counter()
         messages: list[str] = []
+        if self.model.blind:
+            return self._denoise_blind(rgb, noise_level, strength, tile, finishing, progress, cancelled, started)
+        levels = self.model.levels
         choice = None
         noise_map = None
         if noise_level is None:
@@ -127,22 +145,20 @@ class Denoiser:
                     noise_map = estimate.noise_map * (base_sigma / estimate.sigma)  # its RMS: the chosen level
         else:
             if not 0.0 <= noise_level <= 255.0:
-                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to 75, or auto)")
+                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to {levels.maximum:g}, or auto)")
             base_sigma = float(noise_level)
         sigma = sigma_for_strength(base_sigma, strength)
-        tile_side = auto_tile_size(self.device, self.precision, margin=TILE_MARGIN) if tile is None else int(tile)
-        if tile_side < 0:
-            raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
+        tile_side = self._tile_side(tile)
         if strength == 0 or sigma == 0:  # nothing to remove: the model would only cost detail
             pixels = rgb.copy()
         else:
             grey = is_grey_rgb(rgb)
-            model_sigma = sigma * self.runner.spec.level_scale
+            model_sigma = sigma * levels.scale
             if grey:
-                model_sigma = min(model_sigma * GREY_LEVEL_FACTOR, MAX_MODEL_LEVEL)
+                model_sigma = min(model_sigma * levels.grey_factor, levels.maximum * levels.grey_factor)
             level: float | np.ndarray = model_sigma / 255.0
             if noise_map is not None:
-                scale = strength_factor(strength) * self.runner.spec.level_scale
+                scale = strength_factor(strength) * levels.scale
                 level = np.minimum(noise_map * scale, MAX_SIGMA).astype(np.float32) / 255.0
             pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages, finishing)
             if grey:
@@ -160,10 +176,36 @@ class Denoiser:
             messages=messages,
         )
 
+    def _tile_side(self, tile: int | None) -> int:
+        if tile is None:
+            return auto_tile_size(self.device, self.precision, margin=self.model.tile_margin,
+                                  bytes_per_pixel=self.model.memory_per_pixel(self.precision))
+        if int(tile) < 0 or 0 < int(tile) < 64:
+            raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
+        return int(tile)
+
+    def _denoise_blind(self, rgb, noise_level, strength, tile, finishing, progress, cancelled,
+                       started: float) -> DenoiseResult:
+        """A blind model takes no level: strength blends its output with the photo (app.engine.strength)."""
+        if noise_level is not None:
+            raise UsageError(f"model '{self.model.name}' is blind: it takes no noise level (use the strength instead)")
+        messages: list[str] = []
+        tile_side = self._tile_side(tile)
+        if strength == 0:
+            pixels = rgb.copy()
+        else:
+            pixels, tile_side = self._run(rgb, None, tile_side, progress, cancelled, messages, finishing)
+            pixels = blend_for_strength(rgb, pixels, strength)
+        for message in messages:
+            self.notify(message)
+        return DenoiseResult(pixels=pixels, sigma=None, choice=None, tile=tile_side, device=str(self.runner.device),
+                             precision=self.runner.precision, seconds=time.perf_counter() - started,
+                             messages=messages)
+
     def _run(self, rgb, level, tile_side, progress, cancelled, messages,
              finishing: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, int]:
         """Tiled run; out-of-memory halves tiles, and a GPU that still fails hands over to the CPU."""
-        scalar = not isinstance(level, np.ndarray)
+        scalar = not isinstance(level, np.ndarray)  # a scalar level, or None for a blind model
 
         def tile_function(runner: ModelRunner):
             # Detail and Colour noise finish each tile inside its context margin (their reach is
@@ -178,9 +220,9 @@ class Denoiser:
         tiled = TiledRunner(
             tile_function(self.runner),
             tile=tile_side,
-            margin=TILE_MARGIN,
+            margin=self.model.tile_margin,
             overlap=TILE_OVERLAP,
-            multiple=self.runner.spec.scale_multiple,
+            multiple=self.model.size.multiple,
             progress=progress,
             cancelled=cancelled,
             on_oom=on_oom,

@@ -7,9 +7,6 @@ import math
 import psutil
 import torch
 
-# Peak bytes per *input* pixel while FFDNet runs a tile: two live 96-channel activations at
-# half resolution (96 x 4 B / 4 px each), the oneDNN/cuDNN workspace and our numpy copies.
-BYTES_PER_PIXEL = {"fp32": 320, "bf16": 200, "fp16": 200, "int8": 200}
 CPU_TILE_RANGE = (256, 1536)  # 12 MP fp32: 1536 px tiles 39 s, 1024 px 49 s (margins); 24 MP peak RSS 1.6 GB
 # int8 runs best on smaller tiles (12 MP: 768 px 26.7 s, 1024 px 27.5 s, 1536 px 34.3 s; fbgemm's
 # activation buffers fall out of cache), so its CPU tiles stop at 1024.
@@ -27,12 +24,15 @@ def free_memory_bytes(device: torch.device) -> int:
     return int(psutil.virtual_memory().available)
 
 
-def auto_tile_size(device: torch.device, precision: str = "fp32", *, margin: int = 32) -> int:
-    """Largest tile (a multiple of 64) whose working set fits the memory budget."""
+def auto_tile_size(device: torch.device, precision: str, *, margin: int, bytes_per_pixel: int) -> int:
+    """Largest tile (a multiple of 64) whose working set fits the memory budget.
+
+    ``bytes_per_pixel``: the model's peak memory per input pixel at this precision
+    (``ModelDescriptor.memory_per_pixel``)."""
     fraction = GPU_BUDGET_FRACTION if device.type == "cuda" else CPU_BUDGET_FRACTION
     low, high = GPU_TILE_RANGE if device.type in ("cuda", "mps") else CPU_TILE_RANGE
     budget = free_memory_bytes(device) * fraction if device.type != "mps" else 2 << 30
-    side = int(math.sqrt(budget / BYTES_PER_PIXEL.get(precision, 320))) - 2 * margin
+    side = int(math.sqrt(budget / bytes_per_pixel)) - 2 * margin
     side = (side // 64) * 64
     if device.type == "cpu":
         high = CPU_MAX_TILE_BY_PRECISION.get(precision, high)

@@ -1,4 +1,4 @@
-"""Run one registry model on one device and precision: numpy tile in, numpy tile out.
+"""Run one model on one device and precision: numpy tile in, numpy tile out.
 
 This is the only place that touches torch tensors during restoration, so device moves,
 precision and the fast CPU paths live here and nowhere else.
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from app.engine import accelerate
-from app.engine.device import resolve_precision, torch_dtype
+from app.engine.device import resolve_precision, supported_precisions, torch_dtype
 from app.errors import PhotomendError
-from models import get_model_spec, load_model
+from models import ModelDescriptor, load_model
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -42,24 +42,30 @@ def _cached(key: tuple, build: Callable[[], Forward]) -> Forward:
 
 
 class ModelRunner:
-    """A noise-level-conditioned model bound to a device and precision.
+    """A model (noise-level-conditioned or blind) bound to a device and precision.
 
     CPU fp32 runs a traced, frozen graph fused by ``torch.jit.optimize_for_inference``
     (numerically fp32; ~1.6-2x the eager speed on AVX2); CPU int8 runs the quantized model
     from :mod:`app.engine.accelerate`; CUDA/MPS run the model in fp16/bf16 (or fp32).
     """
 
-    def __init__(self, model_name: str, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, model: str | ModelDescriptor, device: torch.device, precision: str = "fp32") -> None:
+        self.model = load_model(model) if isinstance(model, str) else model
+        offered = self.model.precisions_on(device.type)
+        if precision == "auto":  # the model's preferred precision among those this device runs
+            precision = next((p for p in offered if p in supported_precisions(device)), "fp32")
         precision = resolve_precision(precision, device)  # PhotomendError when unsupported here
-        self.spec = get_model_spec(model_name)
+        if precision not in offered:
+            raise PhotomendError(f"precision '{precision}' is not available for model '{self.model.name}' on "
+                                 f"{device.type} (use {' or '.join(offered)})")
         self.device = device
         self.precision = precision
         # Tensors enter the network in this dtype; int8 models take fp32 and quantize inside.
         self._dtype = torch.float32 if precision == "int8" else torch_dtype(precision)
-        self._key = (model_name, str(device), precision)
-        self._eager = self._prepare_eager(load_model(model_name))
-        if precision == "int8" and not accelerate.can_quantize(self._eager):
-            raise PhotomendError(f"precision 'int8' is not available for model '{model_name}' (use fp32)")
+        self._key = (self.model.name, self.model.source, str(device), precision)
+        self._eager = self._prepare_eager(self.model.module)
+        if precision == "int8" and not (self.model.traceable and accelerate.can_quantize(self._eager)):
+            raise PhotomendError(f"precision 'int8' is not available for model '{self.model.name}' (use fp32)")
 
     def _prepare_eager(self, net: torch.nn.Module) -> torch.nn.Module:
         """The eager module on the target device/dtype (fallback, and the source for fast paths)."""
@@ -76,14 +82,17 @@ class ModelRunner:
         """The fastest prepared callable for this input's shape class (built once per process)."""
         if self.precision == "int8":
             return _cached(self._key, lambda: accelerate.quantize_for_inference(self._eager))
-        if self.device.type != "cpu" or self.precision != "fp32":
-            return self._eager
-        shape = accelerate.shape_class(image, level, self.spec.scale_multiple)
+        if self.device.type != "cpu" or self.precision != "fp32" or not self.model.traceable:
+            return self._call_eager
+        shape = accelerate.shape_class(image, level, self.model.size.multiple)
         return _cached(self._key + shape, lambda: self._trace(image, level))
+
+    def _call_eager(self, image: torch.Tensor, level: torch.Tensor | None) -> torch.Tensor:
+        return self.model.forward(self._eager, image, level)
 
     def _trace(self, image: torch.Tensor, level: torch.Tensor) -> Forward:
         """Trace on a small example of the same shape class; eager if the model cannot be traced."""
-        multiple = self.spec.scale_multiple
+        multiple = self.model.size.multiple
         height = 8 * multiple + image.shape[-2] % multiple
         width = 8 * multiple + image.shape[-1] % multiple
         example_image = torch.rand(1, image.shape[1], height, width).contiguous(memory_format=torch.channels_last)
@@ -91,13 +100,16 @@ class ModelRunner:
         try:
             return accelerate.trace_for_inference(self._eager, (example_image, example_level))
         except Exception:  # noqa: BLE001 - a model TorchScript cannot trace still runs, only slower
-            return self._eager
+            return self._call_eager
 
-    def __call__(self, tile: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
-        """Restore ``tile`` (HxWx3 float32 in [0,1]); ``sigma`` on the 0-1 scale, scalar or HxW map."""
+    def __call__(self, tile: np.ndarray, sigma: float | np.ndarray | None = None) -> np.ndarray:
+        """Restore ``tile`` (HxWx3 float32 in [0,1]); ``sigma`` on the 0-1 scale, scalar or HxW map
+        (ignored by blind models)."""
         image = torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1), dtype=np.float32))[None]
         image = image.to(self.device, dtype=self._dtype).contiguous(memory_format=torch.channels_last)
-        if isinstance(sigma, np.ndarray):
+        if self.model.blind or sigma is None:
+            level = None
+        elif isinstance(sigma, np.ndarray):
             level = torch.from_numpy(np.ascontiguousarray(sigma, dtype=np.float32))[None, None]
             level = level.to(self.device, dtype=self._dtype)
         else:
@@ -113,9 +125,9 @@ class ModelRunner:
         Front ends can call this from a worker thread at start-up so that the first photo or
         preview does not wait for it.
         """
-        side = 4 * self.spec.scale_multiple * 8
+        side = self.model.size.padded(4 * self.model.size.multiple * 8)
         self(np.zeros((side, side, 3), dtype=np.float32), 0.1)
 
     def on_cpu(self) -> "ModelRunner":
         """Same model on the CPU in fp32: the fallback when a GPU runs out of memory."""
-        return ModelRunner(self.spec.name, torch.device("cpu"), "fp32")
+        return ModelRunner(self.model, torch.device("cpu"), "fp32")

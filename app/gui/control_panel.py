@@ -30,7 +30,7 @@ from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.errors import PhotomendError
 from app.gui.tasks import CONFIDENCE_MEANING, EstimatedKernel, RestoreSettings
 from app.physics.kernel_preview import kernel_preview
-from models import available_models
+from models import listings
 
 TILE_CHOICES = [("Auto", None), ("256", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("None (whole image)", 0)]
 KERNEL_TYPES = [("Auto-estimate", "auto"), ("Motion", "motion"), ("Defocus", "defocus"), ("Gaussian", "gaussian"),
@@ -116,9 +116,9 @@ class ControlPanel(QWidget):
         box = QGroupBox("Denoise")
         form = QFormLayout(box)
         self.model_combo = QComboBox()
-        for spec in available_models():
-            if spec.task == "denoise":
-                self.model_combo.addItem(spec.title, spec.name)
+        for row in listings():
+            if row.task == "denoise" and row.installed:
+                self.model_combo.addItem(row.title, row.name)
         form.addRow("Model", self.model_combo)
         self.strength = SliderWithValue(0, 100, 50)
         self.strength.setToolTip("0 = unchanged, 50 = automatic level, 100 = twice as strong")

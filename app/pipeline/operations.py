@@ -16,16 +16,18 @@ import numpy as np
 from app.engine.denoise import Denoiser
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.pipeline.process_file import Cancelled, Progress, RestoreFunction
+from models import DEFAULT_MODEL, load_model
 
-OPERATIONS = ("denoise", "deblur")
+OPERATIONS = ("denoise", "deblur", "dejpeg")
+SUFFIXES = {"denoise": "_denoised", "deblur": "_deblurred", "dejpeg": "_dejpeg"}
 
 
 @dataclass(frozen=True)
 class RestoreSettings:
     """Everything that decides a restoration, captured when a run is asked for."""
 
-    operation: str = "denoise"  # 'denoise' | 'deblur'
-    model: str = "ffdnet-color"
+    operation: str = "denoise"  # 'denoise' | 'deblur' | 'dejpeg'
+    model: str = DEFAULT_MODEL["denoise"]  # a catalogue or imported name, or a model file
     device: str = "auto"
     precision: str = "fp32"
     tile: int | None = None  # None = auto, 0 = whole image
@@ -49,10 +51,30 @@ class RestoreSettings:
     def summary(self) -> str:
         """Short text for batch rows and logs."""
         noise = "auto" if self.noise_level is None else f"{self.noise_level:g}"
+        model = "" if self.model == DEFAULT_MODEL["denoise"] else f", model {self.model}"
+        if self.operation == "deblur" and learned_deblur(self.model):
+            return f"Deblur with {self.model}, strength {self.strength:g}"
+        if self.operation == "dejpeg":
+            return f"JPEG artefacts{model}, strength {self.strength:g}"
         if self.operation == "deblur":
             return f"Deblur {self.kernel_spec} ({self.deblur_method}), strength {self.strength:g}, noise {noise}"
-        return (f"Denoise, strength {self.strength:g}, noise {noise}, detail {self.detail:g}, "
+        return (f"Denoise{model}, strength {self.strength:g}, noise {noise}, detail {self.detail:g}, "
                 f"colour noise {self.colour_noise:g}, {self.device}/{self.precision}")
+
+
+def learned_deblur(model: str) -> bool:
+    """Whether ``model`` deblurs by itself (a blind learned model: no kernel), without loading it
+    when the catalogue already says (a user file is loaded to find out)."""
+    from models import find_entry
+
+    entry = find_entry(model)
+    if entry is not None:
+        return entry.task == "deblur"
+    try:
+        descriptor = load_model(model)
+    except Exception:  # noqa: BLE001 - the engine reports a bad model when it loads it
+        return False
+    return descriptor.blind and descriptor.task == "deblur"
 
 
 class EngineCache:
@@ -73,7 +95,7 @@ class EngineCache:
 
         key = ("deblur", settings.model, settings.device, precision or settings.precision)
         if key not in self._engines:
-            self._engines[key] = Deblurrer(device=key[2], precision=key[3])
+            self._engines[key] = Deblurrer(device=key[2], precision=key[3], model=key[1], notify=self.notify)
         return self._engines[key]
 
 
@@ -90,7 +112,7 @@ def restore_with_settings(
     ``jpeg_quality``: the source JPEG's quality when ``rgb`` are its decoded pixels, so the
     automatic denoise level includes its compression artefacts.
     """
-    if settings.operation == "deblur":
+    if settings.operation == "deblur" and not learned_deblur(settings.model):
         kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
         if estimate is not None and estimate.verdict != "blur":
             # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
@@ -110,11 +132,13 @@ def restore_with_settings(
             progress=progress, cancelled=cancelled, **kwargs,
         )
         details = {"device": str(getattr(result, "device", settings.device)), "tile": result.tile,
-                   "precision": settings.precision, "messages": list(result.messages),
+                   "precision": result.precision, "messages": list(result.messages), "model": settings.model,
                    "sigma": result.noise_level, "estimated_sigma": result.noise_level if result.estimated else None,
                    "kernel": kernel, "kernel_estimate": estimate}
         return result.pixels, details
-    result = cache.denoiser(settings).denoise(
+    # Denoise, JPEG artefacts, and deblurring with a learned model all run one model over the photo.
+    denoiser = cache.denoiser(settings)
+    result = denoiser.denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
         detail=settings.detail, colour_noise=settings.colour_noise, progress=progress, cancelled=cancelled,
         jpeg_quality=jpeg_quality,
@@ -122,7 +146,7 @@ def restore_with_settings(
     details = {"sigma": result.sigma, "estimated_sigma": None if result.choice is None else result.choice.sigma,
                "level_reason": None if result.choice is None else result.choice.reason,
                "device": result.device, "tile": result.tile, "precision": result.precision,
-               "messages": result.messages}
+               "messages": result.messages, "model": denoiser.model.name, "blind": denoiser.model.blind}
     return result.pixels, details
 
 

@@ -209,6 +209,7 @@ def _free_bytes(folder: Path) -> int:
 
 _HARNESS = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started from a background job (SIG_IGN)
 import app.io.atomic as atomic
 real = atomic._write_all
 def half_then_signal(fd, data):

@@ -1,0 +1,134 @@
+"""Find and load models by name or file: the built-in FFDNet, catalogue downloads, user files.
+
+The one place that turns what a user typed (``--model NAME|FILE``, the window's selector) into a
+loaded :class:`~models.descriptor.ModelDescriptor`. Files are checked before use: catalogue
+downloads and imported copies against their recorded sha256, every file through
+``weights_only`` / safetensors loading (models/spandrel_adapter.py), never executing code.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.catalogue import CATALOGUE, CatalogueEntry, find_entry
+from models.descriptor import ModelDescriptor
+from models.errors import ModelWeightsError
+from models.store import MODEL_SUFFIXES, ImportedModel, catalogue_path, imported_models, is_installed
+
+
+class ModelNotInstalled(ModelWeightsError):
+    """A catalogue model the user has not downloaded yet; the message says how."""
+
+
+class UnknownModel(ModelWeightsError):
+    """Neither a catalogue name, an imported model nor a model file."""
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """One row of `photomend models list` and of the window's model selectors."""
+
+    name: str
+    title: str
+    task: str
+    licence: str
+    size_text: str
+    installed: bool
+    origin: str  # "built in", "catalogue", "imported"
+    good_for: str
+
+
+_LOADED: dict[tuple, ModelDescriptor] = {}
+_LOCK = threading.Lock()
+
+
+def listings() -> list[ModelListing]:
+    """The catalogue (installed or not) followed by imported models."""
+    rows = [ModelListing(e.name, e.title, e.task, e.licence, e.size_text, is_installed(e),
+                         "built in" if e.builtin else "catalogue", e.good_for) for e in CATALOGUE]
+    for model in imported_models().values():
+        rows.append(ModelListing(model.name, model.name, model.task, model.licence,
+                                 f"{model.size / 1e6:.0f} MB", model.path.is_file(), "imported",
+                                 f"imported from {model.imported_from}"))
+    return rows
+
+
+def is_model_file(text: str) -> bool:
+    """Whether ``--model`` names a file rather than a model."""
+    return Path(text).suffix.lower() in MODEL_SUFFIXES or "/" in text or "\\" in text
+
+
+def load_model(name_or_path: str) -> ModelDescriptor:
+    """The loaded model (once per process) for a catalogue name, an imported name or a file path."""
+    entry = find_entry(name_or_path)
+    if entry is not None:
+        return _cached(("catalogue", entry.name), lambda: _load_entry(entry))
+    imported = imported_models().get(name_or_path.strip().lower())
+    if imported is not None:
+        return _cached(("imported", imported.name, imported.sha256), lambda: _load_imported(imported))
+    if is_model_file(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise UnknownModel(f"{path}: no such model file")
+        stat = path.stat()
+        return _cached(("file", str(path.resolve()), stat.st_size, stat.st_mtime_ns), lambda: _load_file(path))
+    known = ", ".join(row.name for row in listings())
+    raise UnknownModel(f"unknown model '{name_or_path}' (known: {known}; or give a model file)")
+
+
+def forget_loaded() -> None:
+    """Drop every loaded model (tests; after a model is removed)."""
+    with _LOCK:
+        _LOADED.clear()
+
+
+def _cached(key: tuple, load) -> ModelDescriptor:
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = load()
+        return _LOADED[key]
+
+
+def _load_entry(entry: CatalogueEntry) -> ModelDescriptor:
+    if entry.builtin:
+        from models.ffdnet import load_builtin
+
+        return load_builtin(entry.name, entry.title)
+    path = catalogue_path(entry)
+    if not path.is_file():
+        raise ModelNotInstalled(
+            f"model '{entry.name}' is not installed ({entry.size_text}): run `photomend models download {entry.name}`"
+            " or choose it in the window's Models dialog")
+    _check_hash(path, entry.sha256, f"photomend models download {entry.name}")
+    from models.spandrel_adapter import describe_file
+
+    return describe_file(path, name=entry.name, title=entry.title, task=entry.task, licence=entry.licence,
+                         credit=entry.credit, source=entry.urls[0] if entry.urls else entry.filename)
+
+
+def _load_imported(model: ImportedModel) -> ModelDescriptor:
+    if not model.path.is_file():
+        raise ModelNotInstalled(f"imported model '{model.name}' is missing its file {model.path}: import it again")
+    _check_hash(model.path, model.sha256, f"photomend models import FILE --name {model.name}")
+    from models.spandrel_adapter import describe_file
+
+    return describe_file(model.path, name=model.name, task=model.task, licence=model.licence,
+                         source=model.imported_from)
+
+
+def _load_file(path: Path) -> ModelDescriptor:
+    from models.spandrel_adapter import describe_file
+
+    return describe_file(path, source=str(path))
+
+
+def _check_hash(path: Path, expected: str, fix: str) -> None:
+    """An installed file that changed since it was verified is refused, not used."""
+    from models.ffdnet.weights import sha256_of
+
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelWeightsError(f"{path}: sha256 {actual[:12]}... is not the verified {expected[:12]}...; "
+                                f"remove it and run `{fix}`")
