@@ -12,12 +12,12 @@ import pytest
 from app.algorithms.boundary import PaddedGrid, even_fft_size, smooth_periodic_fill
 from app.algorithms.dpir import DpirSettings, dihedral, dihedral_inverse, hqs_schedule
 from app.algorithms.wiener import wiener_deconvolve
-from app.engine.deblur import Deblurrer, _position_code, genuine_region
-from app.engine.tiling import TiledRunner
+from app.engine.deblur import Deblurrer
 from app.errors import CancelledError, PhotomendError
+from app.metrics import psnr
 from app.physics.blur import blur
 from app.physics.kernels import KernelError, as_kernel
-from tests.conftest import load_rgb, psnr, shared_path
+from tests.conftest import load_rgb, shared_path
 
 SIGMA = 2.55  # 0-255 scale
 
@@ -40,10 +40,6 @@ def _blurred(sharp: np.ndarray, kernel: np.ndarray, sigma: float = SIGMA, seed: 
     observed = blur(sharp, kernel, mode="valid")
     observed = observed + np.random.default_rng(seed).normal(0.0, sigma / 255.0, observed.shape).astype(np.float32)
     return observed.astype(np.float32), sharp[reach:-reach, reach:-reach]
-
-
-def _psnr8(image: np.ndarray, truth: np.ndarray) -> float:
-    return psnr(np.round(np.clip(image, 0.0, 1.0) * 255.0) / 255.0, truth)
 
 
 @pytest.fixture(scope="module")
@@ -160,33 +156,15 @@ def test_dihedral_transforms_invert_and_keep_the_2x2_blocks():
         assert blocks.shape[0] % 2 == 0 and blocks.shape[1] % 2 == 0
 
 
-def test_position_code_finds_the_pixels_the_tiler_mirrored():
-    height, width = 300, 290
-    seen = []
-
-    def record(tile, code):
-        rows, cols = genuine_region(code, tile.shape[:2])
-        seen.append((tile.shape, rows, cols))
-        return tile
-
-    TiledRunner(record, tile=128, margin=40, overlap=16, multiple=2).run(
-        np.zeros((height, width, 3), np.float32), _position_code(height, width)
-    )
-    first_shape, rows, cols = seen[0]
-    assert rows.start == 40 and cols.start == 40  # top-left tile: 40 mirrored rows and columns
-    middle = [entry for entry in seen if entry[1].start == 0 and entry[2].start == 0]
-    assert any(entry[1].stop == entry[0][0] and entry[2].stop == entry[0][1] for entry in middle)
-
-
 # --------------------------------------------------------------------------------------------
 # Quality
 
 
 def test_deep_beats_the_blurred_input_and_wiener(crop_case, deep_on_crop):
     observed, truth, kernel = crop_case
-    blurred_psnr = _psnr8(observed, truth)
-    deep_psnr = _psnr8(deep_on_crop, truth)
-    wiener_psnr = _psnr8(wiener_deconvolve(observed, kernel, noise_sigma=SIGMA / 255.0), truth)
+    blurred_psnr = psnr(observed, truth, quantize_8bit=True)
+    deep_psnr = psnr(deep_on_crop, truth, quantize_8bit=True)
+    wiener_psnr = psnr(wiener_deconvolve(observed, kernel, noise_sigma=SIGMA / 255.0), truth, quantize_8bit=True)
     assert deep_psnr > blurred_psnr + 5.0
     assert deep_psnr > wiener_psnr + 1.5, (deep_psnr, wiener_psnr)
 
@@ -195,18 +173,16 @@ def test_wiener_improves_on_the_blurred_input(deblurrer, crop_case):
     observed, truth, kernel = crop_case
     result = deblurrer.deblur(observed, kernel, method="wiener", noise_level=SIGMA)
     assert result.pixels.shape == observed.shape and result.pixels.dtype == np.float32
-    assert _psnr8(result.pixels, truth) > _psnr8(observed, truth) + 3.0
+    assert psnr(result.pixels, truth, quantize_8bit=True) > psnr(observed, truth, quantize_8bit=True) + 3.0
 
 
 def _band_and_interior(image: np.ndarray, truth: np.ndarray, band: int = 16, skip: int = 0) -> tuple[float, float]:
-    """PSNR of the outer ``band`` px (less the outermost ``skip`` px) and of the interior."""
-    inner = np.zeros(truth.shape[:2], bool)
-    inner[band:-band, band:-band] = True
-    outer = ~inner
+    """PSNR of the 8-bit result in the outer ``band`` px (less the outermost ``skip`` px) and in the interior."""
+    outer = np.ones(truth.shape[:2], bool)
+    outer[band:-band, band:-band] = False
     if skip:
         outer[:skip] = outer[-skip:] = outer[:, :skip] = outer[:, -skip:] = False
-    error = (np.round(np.clip(image, 0, 1) * 255) / 255 - truth) ** 2
-    return 10 * np.log10(1 / error[outer].mean()), 10 * np.log10(1 / error[inner].mean())
+    return psnr(image[outer], truth[outer], quantize_8bit=True), psnr(image, truth, quantize_8bit=True, border=band)
 
 
 @pytest.fixture(scope="module")
@@ -384,8 +360,7 @@ def test_automatic_noise_level_handles_a_jpeg_photo(deblurrer: Deblurrer) -> Non
     blurred = read_photo(samples / "astronaut_blurred.jpg").pixels[128:384, 128:384]
     clean = read_photo(samples / "astronaut_clean.png").pixels[128:384, 128:384]
     result = deblurrer.deblur(blurred, kernel_from_spec("motion:21,30"), method="deep", tile=0)
-    inner = (slice(16, -16), slice(16, -16))
-    before = psnr(blurred[inner], clean[inner])
-    after = _psnr8(result.pixels[inner], clean[inner])
+    before = psnr(blurred, clean, border=16)
+    after = psnr(result.pixels, clean, quantize_8bit=True, border=16)
     assert result.estimated and result.noise_level >= AUTO_NOISE_FLOOR
     assert after > before + 6.0, f"auto deblur {after:.2f} dB vs blurred {before:.2f} dB"

@@ -11,9 +11,9 @@ Both treat the photo as the *valid* part of the blurred scene (no ringing from t
 both run tile by tile (:class:`~app.engine.tiling.TiledRunner`) so a 24-megapixel photo fits in
 bounded memory: each tile, with a context margin of about three kernel widths, is deconvolved on
 its own and the cores are blended. Tiles that touch the photo's edge are *not* deconvolved
-against the mirrored context the tiler adds there: a small position code passed as the tiler's
-noise map tells each tile which of its pixels are real, and the rest is treated as unknown, the
-same way the photo's own border is, so tiled and whole-image runs agree.
+against the mirrored context the tiler adds there: each tile's region says which of its pixels
+are real, and the rest is treated as unknown, the same way the photo's own border is, so tiled
+and whole-image runs agree.
 
 Strength (0..100) maps onto the result like this:
 
@@ -37,7 +37,8 @@ import numpy as np
 from app.algorithms.dpir import DpirSettings, dpir_deconvolve
 from app.algorithms.wiener import default_balance, wiener_deconvolve
 from app.engine.strength import DEFAULT_STRENGTH, MAX_NOISE_LEVEL, validate_strength
-from app.engine.tiling import TiledRunner, is_out_of_memory, plan_tiles
+from app.engine.oom import run_tiled
+from app.engine.tiling import TileRegion, plan_tiles
 from app.errors import PhotomendError
 from app.physics.kernels import as_kernel, check_kernel_fits
 from models import DEFAULT_MODEL as DEFAULT_MODELS
@@ -83,41 +84,6 @@ class DeblurResult:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _position_code(height: int, width: int) -> np.ndarray:
-    """uint8 map (row mod 3, col mod 3): survives tiling, and shows where the tiler mirrored pixels.
-
-    Mirroring maps a row just outside the photo onto a row of a different residue mod 3, so the
-    first mirrored row of a tile never carries the code its position would.
-    """
-    rows = (np.arange(height) % 3).astype(np.uint8)[:, None] * np.uint8(3)
-    cols = (np.arange(width) % 3).astype(np.uint8)[None, :]
-    return rows + cols
-
-
-def _genuine_span(codes: np.ndarray) -> slice:
-    """The run of positions around the centre whose mod-3 code continues the centre's sequence."""
-    length = codes.shape[0]
-    centre = length // 2
-    expected = (codes[centre] + np.arange(length) - centre) % 3
-    good = codes == expected
-    start = centre
-    while start > 0 and good[start - 1]:
-        start -= 1
-    end = centre + 1
-    while end < length and good[end]:
-        end += 1
-    return slice(start, end)
-
-
-def genuine_region(code_tile: np.ndarray | None, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """Rows and columns of a tile that are real photo pixels (the rest was mirrored by the tiler)."""
-    if code_tile is None:
-        return slice(0, shape[0]), slice(0, shape[1])
-    centre_row = code_tile[code_tile.shape[0] // 2]
-    centre_col = code_tile[:, code_tile.shape[1] // 2]
-    return _genuine_span(centre_col // 3), _genuine_span(centre_row % 3)
 
 
 def mad_noise_sigma(rgb: np.ndarray) -> float:
@@ -384,23 +350,12 @@ class Deblurrer:
             if progress is not None:
                 progress(done[0], total)
 
-        if method == "deep":
-            runner = self.runner
-
-            def solve(observed: np.ndarray) -> np.ndarray:
+        def solve(observed: np.ndarray, runner: "ModelRunner | None" = None) -> np.ndarray:
+            if method == "deep":
+                runner = runner or self.runner
                 return dpir_deconvolve(observed, kernel, runner, sigma, settings, step=step, cancelled=cancelled)
-
-        else:
-
-            def solve(observed: np.ndarray) -> np.ndarray:
-                out = wiener_deconvolve(observed, kernel, balance=balance)
-                step()
-                return out
-
-        def tile_function(tile: np.ndarray, code: np.ndarray | None) -> np.ndarray:
-            rows, cols = genuine_region(code, tile.shape[:2])
-            out = tile.copy()
-            out[rows, cols] = solve(np.ascontiguousarray(tile[rows, cols]))
+            out = wiener_deconvolve(observed, kernel, balance=balance)
+            step()
             return out
 
         if progress is not None:
@@ -410,32 +365,22 @@ class Deblurrer:
                 from app.errors import CancelledError
 
                 raise CancelledError("cancelled")
-            return tile_function(colour, None)
+            return solve(colour)
 
-        def on_oom(side: int) -> None:
-            messages.append(f"out of memory on {self.device}: continuing with {side} px tiles")
-            if self.device.type == "cuda":
-                import torch
+        def bind(runner: "ModelRunner | None"):
+            def restore(tile: np.ndarray, region: TileRegion) -> np.ndarray:
+                # Only the tile's real photo pixels are deconvolved; what the tiler mirrored in at
+                # the photo's edge is treated as unknown, as the photo's own border is.
+                rows, cols = region.genuine
+                out = tile.copy()
+                out[rows, cols] = solve(np.ascontiguousarray(tile[rows, cols]), runner)
+                return out
 
-                torch.cuda.empty_cache()
+            return restore
 
-        tiled = TiledRunner(
-            tile_function,
-            tile=tile_side,
-            margin=margin,
-            overlap=TILE_OVERLAP,
-            multiple=multiple,
-            cancelled=cancelled,
-            on_oom=on_oom,
-        )
-        code = _position_code(height, width)
-        try:
-            return tiled.run(colour, code)
-        except Exception as error:  # noqa: BLE001 - only a GPU out-of-memory is handled here
-            if not (method == "deep" and is_out_of_memory(error) and self.device.type != "cpu"):
-                raise
-            messages.append(f"{self.device} ran out of memory even with small tiles: falling back to the CPU")
-            self._runner = self.runner.on_cpu()
-            self.device = self._runner.device
-            self.precision = self._runner.precision
-            return self._run(colour, kernel, method, sigma, balance, settings, tile_side, progress, cancelled, messages)
+        out, runner, _ = run_tiled(bind, self.runner if method == "deep" else None, colour, tile=tile_side,
+                                   margin=margin, overlap=TILE_OVERLAP, multiple=multiple, messages=messages,
+                                   cancelled=cancelled)
+        if runner is not None and runner is not self._runner:  # the GPU gave up: keep the CPU copy
+            self._runner, self.device, self.precision = runner, runner.device, runner.precision
+        return out

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
 
 from app.engine.auto_level import LevelChoice, choose_level
 from app.engine.device import resolve_device
@@ -19,7 +18,8 @@ from app.engine.finish import finish, validate_amount
 from app.engine.memory import auto_tile_size
 from app.engine.runner import ModelRunner
 from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, blend_for_strength, sigma_for_strength, strength_factor
-from app.engine.tiling import TiledRunner, is_out_of_memory
+from app.engine.oom import run_tiled
+from app.engine.tiling import TileFunction, TileRegion
 from app.errors import PhotomendError, UsageError
 from app.noise.estimate import TooSmallToMeasure, estimate_noise
 from models import DEFAULT_MODEL as DEFAULT_MODELS
@@ -204,42 +204,20 @@ class Denoiser:
 
     def _run(self, rgb, level, tile_side, progress, cancelled, messages,
              finishing: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, int]:
-        """Tiled run; out-of-memory halves tiles, and a GPU that still fails hands over to the CPU."""
-        scalar = not isinstance(level, np.ndarray)  # a scalar level, or None for a blind model
+        """Tiled run under the one out-of-memory policy (app.engine.oom)."""
+        level_map = level if isinstance(level, np.ndarray) else None  # else a scalar, or None (blind)
 
-        def tile_function(runner: ModelRunner):
+        def bind(runner: ModelRunner) -> TileFunction:
             # Detail and Colour noise finish each tile inside its context margin (their reach is
             # far smaller), so tiled and whole-image runs agree and memory stays per tile.
-            return lambda tile, tile_map: finish(tile, runner(tile, level if scalar else tile_map), *finishing)
+            def restore(tile: np.ndarray, region: TileRegion) -> np.ndarray:
+                tile_level = level if level_map is None else region.crop(level_map)
+                return finish(tile, runner(tile, tile_level), *finishing)
 
-        def on_oom(side: int) -> None:
-            messages.append(f"out of memory on {self.runner.device}: continuing with {side} px tiles")
-            if self.runner.device.type == "cuda":
-                torch.cuda.empty_cache()
+            return restore
 
-        tiled = TiledRunner(
-            tile_function(self.runner),
-            tile=tile_side,
-            margin=self.model.tile_margin,
-            overlap=TILE_OVERLAP,
-            multiple=self.model.size.multiple,
-            progress=progress,
-            cancelled=cancelled,
-            on_oom=on_oom,
-        )
-        noise_map = None if scalar else level
-        try:
-            out = tiled.run(rgb, noise_map)
-        except Exception as error:  # noqa: BLE001
-            if not (is_out_of_memory(error) and self.runner.device.type != "cpu"):
-                raise
-            messages.append(f"{self.runner.device} ran out of memory even with small tiles: falling back to the CPU")
-            if self.runner.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.runner = self.runner.on_cpu()
-            self.device = self.runner.device
-            tiled.function = tile_function(self.runner)
-            tiled.max_core = 0
-            out = tiled.run(rgb, noise_map)
-        used = tiled.max_core or tile_side
+        out, runner, used = run_tiled(bind, self.runner, rgb, tile=tile_side, margin=self.model.tile_margin,
+                                      overlap=TILE_OVERLAP, multiple=self.model.size.multiple, messages=messages,
+                                      progress=progress, cancelled=cancelled)
+        self.runner, self.device, self.precision = runner, runner.device, runner.precision
         return out, used

@@ -7,8 +7,11 @@ overlap by a small band blended with raised-cosine weights that sum to exactly o
 or bf16 differences between tiles fade instead of showing as seams. A whole-image run is the
 same code with one tile, so tiled and untiled outputs agree.
 
-On an out-of-memory error a tile is split in four and the run goes on from that tile with
-the smaller size (as chaiNNer does), instead of starting again.
+The tile function receives the tile and its :class:`TileRegion` (where it lies, which of its
+pixels are real photo pixels, and how to cut the same region from any map the caller holds),
+and may ask for a smaller tile by raising :class:`TileTooLarge`. On that, or an out-of-memory
+error, the tile is split in four and the run goes on from that tile with the smaller size (as
+chaiNNer does), instead of starting again.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import numpy as np
 
 from app.errors import CancelledError
 
-TileFunction = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
-"""(tile HxWxC, noise map HxW or None) -> restored tile HxWxC, same size."""
-
 MIN_TILE = 64
+
+
+class TileTooLarge(Exception):
+    """Raised by a tile function to ask for smaller tiles (e.g. a model's own memory limit)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,41 @@ class Box:
     @property
     def width(self) -> int:
         return self.x1 - self.x0
+
+
+@dataclass(frozen=True)
+class TileRegion:
+    """Where a tile lies: its core box, the context margin around it, and the image size.
+
+    ``genuine`` is the part of the tile made of real photo pixels (the rest was mirrored in at the
+    photo's edge, or is padding to the model's size multiple); ``crop`` cuts the same region,
+    mirrored the same way, from any array aligned with the image (a noise map, a mask).
+    """
+
+    box: "Box"
+    margin: int
+    multiple: int
+    image_shape: tuple[int, int]
+
+    @property
+    def genuine(self) -> tuple[slice, slice]:
+        height, width = self.image_shape
+        top = self.box.y0 - self.margin
+        left = self.box.x0 - self.margin
+        rows = slice(max(0, -top), min(height, self.box.y1 + self.margin) - top)
+        cols = slice(max(0, -left), min(width, self.box.x1 + self.margin) - left)
+        return rows, cols
+
+    def crop(self, array: np.ndarray) -> np.ndarray:
+        return extract(array, self.box, self.margin, self.multiple)
+
+    def core(self, tile: np.ndarray) -> np.ndarray:
+        """The core box's pixels of a restored tile."""
+        return tile[self.margin : self.margin + self.box.height, self.margin : self.margin + self.box.width]
+
+
+TileFunction = Callable[[np.ndarray, TileRegion], np.ndarray]
+"""(tile HxWxC with context, its region) -> restored tile, same size."""
 
 
 def reflect_indices(indices: np.ndarray, length: int) -> np.ndarray:
@@ -131,7 +170,8 @@ def extract(image: np.ndarray, box: Box, margin: int, multiple: int) -> np.ndarr
 def is_out_of_memory(error: BaseException) -> bool:
     """CUDA / MPS / allocator out-of-memory, whichever way the backend reports it."""
     name = type(error).__name__
-    return name == "OutOfMemoryError" or isinstance(error, MemoryError) or "out of memory" in str(error).lower()
+    return (name == "OutOfMemoryError" or isinstance(error, (MemoryError, TileTooLarge))
+            or "out of memory" in str(error).lower())
 
 
 class TiledRunner:
@@ -159,14 +199,14 @@ class TiledRunner:
         self.on_oom = on_oom
         self.max_core = 0  # 0 = no limit learnt yet; set when a tile ran out of memory
 
-    def run(self, image: np.ndarray, noise_map: np.ndarray | None = None) -> np.ndarray:
-        """Restore ``image`` (HxWxC float32); ``noise_map`` (HxW) is tiled alongside it."""
+    def run(self, image: np.ndarray) -> np.ndarray:
+        """Restore ``image`` (HxWxC float32)."""
         height, width = image.shape[:2]
         plan = plan_tiles(height, width, self.tile, self.overlap, self.multiple)
         output = np.zeros(image.shape, dtype=np.float32)
         for done, (box, weights) in enumerate(plan):
             self._check_cancel()
-            core = self._restore_box(image, noise_map, box)
+            core = self._restore_box(image, box)
             target = output[box.y0 : box.y1, box.x0 : box.x1]
             if len(plan) == 1:
                 target[...] = core
@@ -180,12 +220,12 @@ class TiledRunner:
         if self.cancelled is not None and self.cancelled():
             raise CancelledError("cancelled")
 
-    def _restore_box(self, image: np.ndarray, noise_map: np.ndarray | None, box: Box) -> np.ndarray:
+    def _restore_box(self, image: np.ndarray, box: Box) -> np.ndarray:
         """Restore one core box, splitting it while it does not fit in memory."""
         if self.max_core and max(box.height, box.width) > self.max_core:
-            return self._restore_split(image, noise_map, box)
+            return self._restore_split(image, box)
         try:
-            return self._restore_exact(image, noise_map, box)
+            return self._restore_exact(image, box)
         except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
             if not is_out_of_memory(error):
                 raise
@@ -195,9 +235,9 @@ class TiledRunner:
             self.max_core = side // 2
             if self.on_oom:
                 self.on_oom(self.max_core)
-            return self._restore_split(image, noise_map, box)
+            return self._restore_split(image, box)
 
-    def _restore_split(self, image: np.ndarray, noise_map: np.ndarray | None, box: Box) -> np.ndarray:
+    def _restore_split(self, image: np.ndarray, box: Box) -> np.ndarray:
         # With full context each sub-box computes exactly what the whole box would, so the
         # pieces are placed side by side without blending.
         out = np.empty((box.height, box.width, image.shape[2]), dtype=np.float32)
@@ -209,11 +249,9 @@ class TiledRunner:
                 if y1 > y0 and x1 > x0:
                     self._check_cancel()
                     sub = Box(y0, y1, x0, x1)
-                    out[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0] = self._restore_box(image, noise_map, sub)
+                    out[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0] = self._restore_box(image, sub)
         return out
 
-    def _restore_exact(self, image: np.ndarray, noise_map: np.ndarray | None, box: Box) -> np.ndarray:
-        tile = extract(image, box, self.margin, self.multiple)
-        tile_map = None if noise_map is None else extract(noise_map, box, self.margin, self.multiple)
-        restored = self.function(tile, tile_map)
-        return restored[self.margin : self.margin + box.height, self.margin : self.margin + box.width]
+    def _restore_exact(self, image: np.ndarray, box: Box) -> np.ndarray:
+        region = TileRegion(box, self.margin, self.multiple, image.shape[:2])
+        return region.core(self.function(region.crop(image), region))

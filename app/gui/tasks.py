@@ -17,7 +17,7 @@ import numpy as np
 
 from app.algorithms.blind.estimate import CONFIDENCE_MEANING
 from app.engine.tiling import extract
-from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+from app.pipeline.operations import EngineCache, RestoreSettings, learned_deblur, restore_with_settings
 
 __all__ = [
     "CONFIDENCE_MEANING",
@@ -30,7 +30,6 @@ __all__ = [
     "restore_with_settings",
 ]
 
-PREVIEW_MARGIN = 32  # context around a denoise preview region, as the tiler uses
 
 
 @dataclass
@@ -78,23 +77,25 @@ def restore_region(
     shrunk (area average, which also lowers white noise by the same factor), restored, and the
     caller shows it stretched back; the faithful result follows on release.
     """
-    if settings.operation == "deblur":
+    if settings.operation == "deblur" and not learned_deblur(settings.model):
         return _deblur_region(cache, rgb, region, settings, noise_level, cancelled)
     from app.engine.tiling import Box
 
+    denoiser = cache.denoiser(settings, fast_precision)
+    model = denoiser.model
+    margin = model.tile_margin  # the same context as one tile of the full run
     x, y, width, height = region
-    crop = extract(rgb, Box(y, y + height, x, x + width), PREVIEW_MARGIN, 2)
-    sigma = settings.noise_level if settings.noise_level is not None else noise_level
+    crop = extract(rgb, Box(y, y + height, x, x + width), margin, model.size.multiple)
+    sigma = None if model.blind else settings.noise_level if settings.noise_level is not None else noise_level
     if downscale > 1:
         crop = cv2.resize(crop, (crop.shape[1] // downscale, crop.shape[0] // downscale), interpolation=cv2.INTER_AREA)
-        sigma = sigma / downscale
-    denoiser = cache.denoiser(settings, fast_precision)
+        sigma = None if sigma is None else sigma / downscale
     out = denoiser.denoise(crop, noise_level=sigma, strength=settings.strength, tile=0, detail=settings.detail,
                            colour_noise=settings.colour_noise, cancelled=cancelled).pixels
     if downscale > 1:
-        margin = PREVIEW_MARGIN // downscale
+        margin //= downscale
         return out[margin : margin + height // downscale, margin : margin + width // downscale]
-    return out[PREVIEW_MARGIN : PREVIEW_MARGIN + height, PREVIEW_MARGIN : PREVIEW_MARGIN + width]
+    return out[margin : margin + height, margin : margin + width]
 
 
 def _deblur_region(
