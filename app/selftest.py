@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from app import __version__
+from app.metrics import psnr
 
 # The sample gains +3.4 dB (27.7 -> 31.0 dB); the best plain Gaussian blur gains only +0.4 dB, so
 # under +2 dB means the model or the pipeline is broken, while leaving room for platform differences.
@@ -31,14 +32,6 @@ def samples_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
     root = Path(bundle) if bundle else Path(__file__).resolve().parents[1]
     return root / "resources" / "samples"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two float images in [0, 1], after rounding both to 8 bits as a saved photo would be."""
-    a8 = np.round(np.clip(a, 0.0, 1.0) * 255.0)
-    b8 = np.round(np.clip(b, 0.0, 1.0) * 255.0)
-    mse = float(np.mean((a8 - b8) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
 def run_self_test(out: Callable[[str], None] = print) -> int:
@@ -73,7 +66,8 @@ def _self_test(out: Callable[[str], None]) -> int:
     denoiser = Denoiser(device="cpu")  # loads and verifies the weights
     model_seconds = time.perf_counter() - loaded
     result = denoiser.denoise(noisy)
-    before, after = psnr(noisy, clean), psnr(result.pixels, clean)
+    # both scored as the 8-bit photos they are or would be saved as; the reference is an 8-bit PNG
+    before, after = psnr(noisy, clean, quantize_8bit=True), psnr(result.pixels, clean, quantize_8bit=True)
     gain = after - before
     sigma = f"{result.choice.sigma:.1f} ({result.choice.reason})" if result.choice is not None else f"{result.sigma:.1f}"
     out(f"  device {result.device}, precision {result.precision}, model load {model_seconds:.1f} s")

@@ -55,6 +55,7 @@ WIENER_MARGIN = 5.0  # deep must beat the Wiener filter at its best regularisati
 # model as `deep` and is reported beside it, not used as the baseline (see the report's note).
 WIENER_GRID: tuple[float, ...] = (30.0, 60.0, 120.0)  # balance = c * sigma^2 (0-1 scale)
 from app.algorithms.wiener import BALANCE_PER_VARIANCE as DEFAULT_WIENER  # noqa: E402 - after sys.path
+from app.metrics import psnr  # noqa: E402
 
 assert DEFAULT_WIENER in WIENER_GRID
 RL_GRID: tuple[int, ...] = (5, 10, 20, 40)
@@ -77,14 +78,6 @@ def _load_rgb(path: Path) -> np.ndarray:
 
     data = cv2.imread(str(path), cv2.IMREAD_COLOR)
     return np.ascontiguousarray(data[:, :, ::-1]).astype(np.float32) / 255.0
-
-
-def _psnr8(image: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR of the 8-bit rounded, clipped output against the 8-bit truth."""
-    out = np.round(np.clip(image, 0.0, 1.0) * 255.0)
-    ref = np.round(truth * 255.0)
-    mse = float(np.mean((out - ref) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
 def make_case(image_path: Path, kernel: np.ndarray, sigma: float, image_index: int, kernel_index: int):
@@ -249,17 +242,17 @@ def run(args: argparse.Namespace) -> int:
                     t0 = time.perf_counter()
                     if method == "deep":
                         out = deblurrer.deblur(observed, kernel, method="deep", noise_level=sigma).pixels
-                        cell = {"psnr": _psnr8(out, truth), "seconds": time.perf_counter() - t0, "pixels": pixels}
+                        cell = {"psnr": psnr(out, truth, quantize_8bit=True), "seconds": time.perf_counter() - t0, "pixels": pixels}
                     elif method.startswith("deep"):
                         out = dpir_deconvolve(observed, kernel, deblurrer.runner, sigma / 255.0, _deep_settings(method))
-                        cell = {"psnr": _psnr8(out, truth), "seconds": time.perf_counter() - t0, "pixels": pixels}
+                        cell = {"psnr": psnr(out, truth, quantize_8bit=True), "seconds": time.perf_counter() - t0, "pixels": pixels}
                     elif method == "wiener":
                         grid, seconds = {}, {}
                         for c in WIENER_GRID:
                             t0 = time.perf_counter()
                             out = wiener_deconvolve(observed, kernel, balance=c * (sigma / 255.0) ** 2)
                             seconds[str(c)] = time.perf_counter() - t0
-                            grid[str(c)] = _psnr8(out, truth)
+                            grid[str(c)] = psnr(out, truth, quantize_8bit=True)
                         # The default (Deblurrer's 'wiener' on a photo this size: one tile) is the grid's
                         # DEFAULT_WIENER value: the same call, so it is not run twice.
                         cell = {"psnr": grid[str(DEFAULT_WIENER)], "seconds": seconds[str(DEFAULT_WIENER)],
@@ -268,13 +261,13 @@ def run(args: argparse.Namespace) -> int:
                         grid, seconds = {}, {}
                         for balance in PLAIN_WIENER_GRID:
                             t0 = time.perf_counter()
-                            grid[str(balance)] = _psnr8(plain_wiener(observed, kernel, balance), truth)
+                            grid[str(balance)] = psnr(plain_wiener(observed, kernel, balance), truth, quantize_8bit=True)
                             seconds[str(balance)] = time.perf_counter() - t0
                         cell = {"grid": grid, "grid_seconds": seconds, "pixels": pixels}
                     elif method == "rl":
                         grid, seconds = {}, {}
                         for count, out, elapsed in richardson_lucy_sweep(observed, kernel, RL_GRID):
-                            grid[str(count)] = _psnr8(out, truth)
+                            grid[str(count)] = psnr(out, truth, quantize_8bit=True)
                             seconds[str(count)] = elapsed
                         cell = {"grid": grid, "grid_seconds": seconds, "pixels": pixels}
                     else:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from app.engine.denoise import Denoiser  # noqa: E402
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL, finish, luma  # noqa: E402
 from app.io.reader import read_photo  # noqa: E402
+from app.metrics import psnr  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "real_noise"
 RESULTS = ROOT / "benchmarks" / "results" / "finish.md"
@@ -48,11 +49,6 @@ def load_rgb(path: Path) -> np.ndarray:
     return read_photo(path).pixels  # as the app reads it
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - b) ** 2))
-    return 10.0 * np.log10(1.0 / mse)
-
-
 def pair(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "SIDD1":
         return load_rgb(DATA / "SIDD1" / "noisy.png"), load_rgb(DATA / "SIDD1" / "clean.png")
@@ -64,19 +60,19 @@ def measure(denoiser: Denoiser, name: str) -> dict:
     """Best ladder level, model outputs at it and at half of it, and the engine check."""
     noisy, clean = pair(name)
     outputs = {level: denoiser.denoise(noisy, noise_level=level, tile=0).pixels for level in LADDER}
-    best = max(LADDER, key=lambda level: psnr(outputs[level], clean))
+    best = max(LADDER, key=lambda level: psnr(outputs[level], clean, clip=True))
     low = denoiser.denoise(noisy, noise_level=best / 2, tile=0).pixels
     engine = denoiser.denoise(noisy, noise_level=best, tile=0, detail=DEFAULT_DETAIL, colour_noise=DEFAULT_COLOUR_NOISE)
     expected = finish(noisy, outputs[best], DEFAULT_DETAIL, DEFAULT_COLOUR_NOISE)
     # The engine finishes the padded tile, so only pixels near the photo's border may differ.
     assert np.allclose(engine.pixels[20:-20, 20:-20], expected[20:-20, 20:-20], atol=1e-5), name
-    assert psnr(engine.pixels, expected) > 60, name
-    print(f"{name}: best level {best}, {psnr(outputs[best], clean):.2f} dB", flush=True)
+    assert psnr(engine.pixels, expected, clip=True) > 60, name
+    print(f"{name}: best level {best}, {psnr(outputs[best], clean, clip=True):.2f} dB", flush=True)
     return {"noisy": noisy, "clean": clean, "best_level": best, "best": outputs[best], "low": low}
 
 
 def mean_psnr(photos: list[dict], key: str, detail: float, colour: float) -> float:
-    return float(np.mean([psnr(finish(p["noisy"], p[key], detail, colour), p["clean"]) for p in photos]))
+    return float(np.mean([psnr(finish(p["noisy"], p[key], detail, colour), p["clean"], clip=True) for p in photos]))
 
 
 def fine_energy(rgb: np.ndarray) -> float:

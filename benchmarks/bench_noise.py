@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.metrics import psnr  # noqa: E402
 from app.noise.estimate import (  # noqa: E402
     CALIBRATION,
     estimate_noise,
@@ -45,11 +46,6 @@ def load_rgb(path: Path) -> np.ndarray:
     if image is None:
         raise FileNotFoundError(path)
     return np.ascontiguousarray(image[..., ::-1]).astype(np.float32) / 255.0
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB for [0, 1] images."""
-    return float(10.0 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 class Denoiser:

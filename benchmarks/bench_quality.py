@@ -125,17 +125,6 @@ def add_noise(clean: np.ndarray, sigma: int, key: tuple[int, ...]) -> np.ndarray
     return (clean.astype(np.float64) + noise).astype(np.float32)
 
 
-def to_8bit(image: np.ndarray) -> np.ndarray:
-    """Round to 8-bit levels and clip to [0,1] (float64), as a saved 8-bit output would be."""
-    return np.clip(np.round(image.astype(np.float64) * 255.0), 0.0, 255.0) / 255.0
-
-
-def psnr(output: np.ndarray, clean: np.ndarray) -> float:
-    """PSNR in dB of the 8-bit-rounded output against the clean image (peak 1.0)."""
-    mse = float(np.mean((to_8bit(output) - clean.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0.0 else 10.0 * np.log10(1.0 / mse)
-
-
 def noisy_uint8(noisy: np.ndarray) -> np.ndarray:
     """The noisy float image clipped and rounded to uint8 (what OpenCV NLM accepts)."""
     return np.clip(np.round(noisy * 255.0), 0, 255).astype(np.uint8)
@@ -192,6 +181,8 @@ def tune_nlm(
 
     Tuning noise uses its own seeds, different from the evaluation noise.
     """
+    from app.metrics import psnr  # after main() put the repository on sys.path
+
     picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, min(TUNE_IMAGES, len(files)))})
     key = f"nlm-tune|{test_set.name}|" + ",".join(files[i].name for i in picks)
     stored = cache.get(key)
@@ -208,7 +199,7 @@ def tune_nlm(
         scores: dict[float, float] = {}
         for factor in NLM_FACTORS:
             h = round(factor * sigma, 2)
-            scores[h] = float(np.mean([psnr(run_nlm(n, h), c) for n, c in zip(noisies, cleans)]))
+            scores[h] = float(np.mean([psnr(run_nlm(n, h), c, quantize_8bit=True) for n, c in zip(noisies, cleans)]))
         best = max(scores, key=scores.__getitem__)
         results.nlm_h[sigma] = best
         results.nlm_tuning[sigma] = scores
@@ -286,6 +277,8 @@ def benchmark_set(
     log: Callable[[str], None],
 ) -> SetResults:
     """Run the selected methods on every image and sigma of one set (reusing cached records)."""
+    from app.metrics import psnr  # after main() put the repository on sys.path
+
     files = list_images(test_set, limit)
     results = SetResults(images=len(files))
     log(f"{test_set.name}: {len(files)} images")
@@ -307,7 +300,7 @@ def benchmark_set(
                         noisy = add_noise(clean, sigma, (set_index, index))
                     started = time.perf_counter()
                     out, estimated = run_method(method, denoiser, noisy, sigma, results.nlm_h[sigma])
-                    record = {"psnr": psnr(out, clean), "seconds": time.perf_counter() - started}
+                    record = {"psnr": psnr(out, clean, quantize_8bit=True), "seconds": time.perf_counter() - started}
                     if estimated is not None:
                         record["estimate"] = estimated
                         record["estimator"] = stamp

@@ -37,6 +37,8 @@ LOSS_BOUND_DB = 0.05
 
 sys.path.insert(0, str(REPO_ROOT))
 
+from app.metrics import psnr  # noqa: E402
+
 
 def cpu_name() -> str:
     """The CPU model string, for the results header."""
@@ -68,12 +70,6 @@ def make_photo(megapixels: float) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(SEED)
     noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(SIGMA / 255.0)).astype(np.float32)
     return clean.astype(np.float32), noisy
-
-
-def psnr(output: np.ndarray, clean: np.ndarray) -> float:
-    """PSNR in dB of a float output (clipped to [0,1]) against the clean float image."""
-    mse = float(np.mean((np.clip(output, 0.0, 1.0).astype(np.float64) - clean) ** 2))
-    return 10.0 * np.log10(1.0 / max(mse, 1e-20))
 
 
 def probe_gflops(threads: int) -> dict[str, float]:
@@ -152,8 +148,8 @@ def quality_check(count: int) -> list[dict[str, float]]:
             clean = load_rgb(path)
             rng = np.random.default_rng((SEED, sigma, index))
             noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(sigma / 255.0)).astype(np.float32)
-            reference = psnr(fp32.denoise(noisy, noise_level=sigma).pixels, clean)
-            quantized = psnr(int8.denoise(noisy, noise_level=sigma).pixels, clean)
+            reference = psnr(fp32.denoise(noisy, noise_level=sigma).pixels, clean, clip=True)
+            quantized = psnr(int8.denoise(noisy, noise_level=sigma).pixels, clean, clip=True)
             base.append(reference)
             fast.append(quantized)
             losses.append(reference - quantized)
@@ -200,7 +196,7 @@ def main() -> int:
     outputs: dict[str, np.ndarray] = {}
 
     def record(name: str, out: np.ndarray, seconds: float, note: str = "") -> None:
-        rows.append({"name": name, "seconds": seconds, "psnr": psnr(out, clean), "note": note})
+        rows.append({"name": name, "seconds": seconds, "psnr": psnr(out, clean, clip=True), "note": note})
         outputs[name] = out
         print(f"{name}: {seconds:.1f} s, PSNR {rows[-1]['psnr']:.3f} dB {note}", flush=True)
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from app.engine import auto_level  # noqa: E402
 from app.engine.runner import ModelRunner  # noqa: E402
+from app.metrics import psnr  # noqa: E402
 from app.noise.estimate import noise_features, sigma_from_features  # noqa: E402
 from app.noise.jpeg import ijg_luma_table  # noqa: E402
 from app.physics.camera_noise import random_pipeline, simulate_camera, simulate_preset  # noqa: E402
@@ -50,12 +51,6 @@ def load(path: Path) -> np.ndarray:
     import cv2
 
     return np.ascontiguousarray(cv2.imread(str(path))[:, :, ::-1]).astype(np.float32) / 255
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    from app.metrics import psnr as metric
-
-    return metric(a, b)
 
 
 def jpeg(x: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.metrics import psnr  # noqa: F401 - re-exported: test_cli and test_gui import it from here
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,11 +30,6 @@ def load_rgb(path: Path) -> np.ndarray:
 
     data = cv2.imread(str(path), cv2.IMREAD_COLOR)
     return np.ascontiguousarray(data[:, :, ::-1]).astype(np.float32) / 255.0
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.metrics import psnr
 from app.noise.estimate import estimate_noise
 from app.physics.camera_noise import (
     CAMERA_PRESETS,
@@ -42,10 +43,6 @@ def _load(name: str, size: int = 256) -> np.ndarray:
 def _synthetic(height: int = 128, width: int = 160) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     return np.stack([x / width, y / height, 0.5 + 0.25 * np.sin(x / 9.0)], axis=2).astype(np.float32)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def test_output_shape_range_dtype() -> None:
@@ -103,7 +100,7 @@ def test_bilinear_demosaic_is_exact_on_flat_colour_and_linear() -> None:
 def test_full_demosaic_path_runs() -> None:
     clean = _synthetic()
     out = simulate_camera_noise(clean, shot=1e-3, read=1e-5, rng=np.random.default_rng(0), demosaic_signal=True)
-    assert out.shape == clean.shape and 20 < _psnr(out, clean) < 45
+    assert out.shape == clean.shape and 20 < psnr(out, clean) < 45
 
 
 def test_white_estimator_underestimates_camera_noise_but_auto_does_not() -> None:
@@ -145,7 +142,7 @@ def test_auto_close_to_best_fixed_sigma(ffdnet, name: str, preset: str) -> None:
     def psnr_at(sigma: float) -> float:
         key = round(sigma, 2)
         if key not in score:
-            score[key] = _psnr(ffdnet(noisy, key), clean)
+            score[key] = psnr(ffdnet(noisy, key), clean)
         return score[key]
 
     # coarse 1.3x ladder around auto covers the optimum (auto is within ~+-30% of it here)
@@ -196,7 +193,7 @@ def test_reference_is_the_same_camera_without_noise(demosaic: str, demosaic_sign
     # artefacts that 4:2:0 cannot represent).
     jpeg_camera = CameraPipeline(shot=0.0, read=0.0, jpeg_quality=95, subsampling="444", **settings)  # type: ignore[arg-type]
     jpeg, reference_jpeg = simulate_camera(clean, jpeg_camera, np.random.default_rng(0))
-    assert np.array_equal(reference_jpeg, reference) and 33 < _psnr(jpeg, reference) < 60
+    assert np.array_equal(reference_jpeg, reference) and 33 < psnr(jpeg, reference) < 60
     # Without NR (which is tuned to the noise), the reference is the same at every ISO: no noise in it.
     plain = {"demosaic": demosaic, "demosaic_signal": demosaic_signal, "sharpen": 1.0, "tone": 0.7, "jpeg_quality": 90}
     references = [simulate_camera(clean, CameraPipeline.from_iso(iso, "phone", **plain), np.random.default_rng(iso))[1]

@@ -18,8 +18,9 @@ from app.engine.finish import (
     smooth_colour_noise,
 )
 from app.errors import UsageError
+from app.metrics import psnr
 from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
-from tests.conftest import load_rgb, psnr, shared_path
+from tests.conftest import load_rgb, shared_path
 
 STEPS = (0, 25, 50, 75, 100)
 BLOCK = 16

@@ -13,6 +13,7 @@ from app.engine import accelerate
 from app.engine.device import resolve_precision, supported_precisions
 from app.engine.runner import ModelRunner
 from app.errors import PhotomendError
+from app.metrics import psnr
 from models import load_model
 
 CPU = torch.device("cpu")
@@ -36,10 +37,6 @@ def eager(image: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
     level = torch.from_numpy(sigma)[None, None] if isinstance(sigma, np.ndarray) else torch.tensor(sigma)
     with torch.inference_mode():
         return net(tensor, level).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def test_fp32_fast_path_matches_eager_scalar_and_map() -> None:
