@@ -83,11 +83,15 @@ def run_gui(path: str | None = None) -> int:
 
     app.setWindowIcon(icon("photomend"))
     app.setStyleSheet(stylesheet())
+    # A signal while the window is still being built (models listed, queue loaded) is kept and
+    # acted on as soon as the window exists, instead of killing the process half-way.
+    signalled: list[int] = []
+    install_termination_handlers(lambda signum, _frame: signalled.append(signum))
     window = MainWindow()
     window.show()
     if path:
         window.open_path(path)
-    signalled = _quit_on_termination(window)
+    _quit_on_termination(window, signalled)
     code = app.exec()
     if signalled:
         code = exit_code_for(signalled[-1])
@@ -101,22 +105,21 @@ def run_gui(path: str | None = None) -> int:
     return code
 
 
-def _quit_on_termination(window) -> list[int]:
-    """SIGTERM/SIGHUP close the window without questions; the signals received, for the exit code.
+def _quit_on_termination(window, received: list[int]) -> None:
+    """SIGTERM/SIGHUP close the window without questions; ``received`` collects them for the exit code.
 
     Python runs signal handlers only between bytecodes, and Qt's event loop is native code: a
     timer gives the interpreter a turn a few times a second so the handler runs promptly.
     """
     from PySide6.QtCore import QTimer
 
-    received: list[int] = []
-
     def handler(signum, _frame) -> None:
         received.append(signum)
         QTimer.singleShot(0, window.quit_now)
 
     install_termination_handlers(handler)
+    if received:  # arrived during start-up
+        QTimer.singleShot(0, window.quit_now)
     heartbeat = QTimer(window)
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(200)
-    return received

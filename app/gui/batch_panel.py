@@ -133,12 +133,16 @@ class BatchPanel(QWidget):
     finishedBatch = Signal(str)  # summary text
 
     def __init__(self, queue: BatchQueue, current_settings: Callable[[str], RestoreSettings],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, worker: WorkerClient | None = None,
+                 engines: EngineCache | None = None) -> None:
         super().__init__(parent)
         self.queue = queue
         self.current_settings = current_settings  # operation -> RestoreSettings from the side panel
-        self.worker = WorkerClient(self)
-        self.engines = EngineCache()
+        # The window's compute queue and loaded models, so photos of a batch and the window's own
+        # work take turns (and one copy of each model is loaded); a panel of its own has its own.
+        self._own_worker = worker is None
+        self.worker = worker or WorkerClient(self)
+        self.engines = engines or EngineCache()
         self.running = False
         self.paused = False
         self._closing = False
@@ -465,6 +469,7 @@ class BatchPanel(QWidget):
             on_error=lambda message: self._after_item(self.queue.fail, item, message),
             on_cancel=lambda: self._after_item(self.queue.interrupted if self._closing else self.queue.cancelled, item),
             on_progress=progress,
+            owner="batch",
         )
         self._current = (item, job)
         self.refresh()
@@ -495,7 +500,11 @@ class BatchPanel(QWidget):
         self.paused = True
         self._tick.stop()
         self.queue.save()
-        stopped = self.worker.shutdown(wait_ms)
+        if self._own_worker:
+            stopped = self.worker.shutdown(wait_ms)
+        else:  # the window shuts the shared queue down; stop only the batch's photo here
+            self.worker.cancel_all("batch")
+            stopped = True
         self.queue.save()
         return stopped
 

@@ -1,13 +1,17 @@
-"""A QThread that runs every model call and big-file I/O, so the window never freezes.
+"""The one compute queue: a QThread that runs every model call and big-file I/O, so the window
+never freezes and the window and the batch queue never race for the CPU or GPU.
 
-The UI thread talks to it through ``WorkerClient``: jobs go over a queued signal, results
-come back as signals. Live previews are coalesced: while one runs, newer requests replace
-the waiting one (the running one is asked to stop), so the latest request always wins and
-stale ones are dropped.
+The UI thread talks to it through ``WorkerClient``: jobs wait in a priority queue on the UI
+thread and go to the worker one at a time, the most urgent first (opening and exporting, then
+what the user applied, then batch photos, then previews and warm-ups), in order of submission
+within a priority. Each job has an owner ("window" or "batch") so either side can cancel its own
+work. Live previews are coalesced: while one runs, newer requests replace the waiting one (the
+running one is asked to stop), so the latest request always wins and stale ones are dropped.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import traceback
 from typing import Any, Callable
@@ -47,8 +51,13 @@ class _Worker(QObject):
             self.finished.emit(job.id, result)
 
 
+PRIORITY = {"open": 0, "export": 0, "apply": 1, "denoise": 1, "deblur": 1, "dejpeg": 1, "estimate": 1,
+            "estimate_kernel": 1, "batch": 2, "preview": 3, "warm-up": 3}
+"""Lower runs first; kinds not listed wait with the user's own actions (1)."""
+
+
 class WorkerClient(QObject):
-    """UI-side handle: submit jobs, get callbacks on the UI thread, cancel, shut down."""
+    """UI-side handle of the compute queue: submit jobs, get callbacks on the UI thread, cancel, shut down."""
 
     busyChanged = Signal(bool)
     _submit = Signal(object)
@@ -68,6 +77,9 @@ class WorkerClient(QObject):
         self._ids = itertools.count(1)
         self._callbacks: dict[int, dict[str, Callable[..., None] | None]] = {}
         self._jobs: dict[int, Job] = {}
+        self._owners: dict[int, str] = {}
+        self._waiting: list[tuple[int, int, Job]] = []  # (priority, id, job): a heap
+        self._running: Job | None = None
         self._running_preview: Job | None = None
         self._pending_preview: tuple[Callable[[Job], Any], dict[str, Any]] | None = None
 
@@ -81,14 +93,27 @@ class WorkerClient(QObject):
         on_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         on_cancel: Callable[[], None] | None = None,
+        owner: str = "window",
     ) -> Job:
         """Queue a job; callbacks run on the UI thread."""
         job = Job(next(self._ids), kind, run)
         self._jobs[job.id] = job
+        self._owners[job.id] = owner
         self._callbacks[job.id] = {"done": on_done, "error": on_error, "progress": on_progress, "cancel": on_cancel}
+        heapq.heappush(self._waiting, (PRIORITY.get(kind, 1), job.id, job))
         self.busyChanged.emit(True)
-        self._submit.emit(job)
+        self._dispatch()
         return job
+
+    def _dispatch(self) -> None:
+        """Hand the most urgent waiting job to the worker when it is free."""
+        while self._running is None and self._waiting:
+            _priority, _id, job = heapq.heappop(self._waiting)
+            if job.cancel.is_set():  # cancelled while waiting: never started
+                self._finish(job.id, "cancel")
+                continue
+            self._running = job
+            self._submit.emit(job)
 
     def request_preview(self, run: Callable[[Job], Any], **callbacks: Any) -> None:
         """Latest wins: a running preview is told to stop and only the newest waits."""
@@ -102,13 +127,17 @@ class WorkerClient(QObject):
         if job is not None:
             job.cancel.set()
 
-    def cancel_all(self) -> None:
-        self._pending_preview = None
-        for job in self._jobs.values():
-            job.cancel.set()
+    def cancel_all(self, owner: str | None = None) -> None:
+        """Ask every job (or only ``owner``'s) to stop; waiting ones never start."""
+        if owner in (None, "window"):
+            self._pending_preview = None
+        for job_id, job in list(self._jobs.items()):
+            if owner is None or self._owners.get(job_id) == owner:
+                job.cancel.set()
+        self._dispatch()
 
-    def is_busy(self) -> bool:
-        return bool(self._jobs)
+    def is_busy(self, owner: str | None = None) -> bool:
+        return any(owner is None or self._owners.get(job_id) == owner for job_id in self._jobs)
 
     def shutdown(self, wait_ms: int = 30000) -> bool:
         """Cancel everything and stop the thread; the current tile finishes first."""
@@ -120,6 +149,9 @@ class WorkerClient(QObject):
     def _finish(self, job_id: int, key: str, *args: Any) -> None:
         callbacks = self._callbacks.pop(job_id, {})
         job = self._jobs.pop(job_id, None)
+        self._owners.pop(job_id, None)
+        if job is not None and job is self._running:
+            self._running = None
         callback = callbacks.get(key)
         if callback is not None:
             callback(*args)
@@ -129,6 +161,7 @@ class WorkerClient(QObject):
                 run, pending_callbacks = self._pending_preview
                 self._pending_preview = None
                 self._running_preview = self.submit("preview", run, **pending_callbacks)
+        self._dispatch()
         if not self._jobs:
             self.busyChanged.emit(False)
 
