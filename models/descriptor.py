@@ -7,16 +7,17 @@ here, so a new architecture needs a descriptor and nothing else in the engine ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
-import torch
+if TYPE_CHECKING:  # torch is only needed to run a model, not to list or describe one
+    import torch
 
 Task = Literal["denoise", "deblur", "dejpeg"]
 Conditioning = Literal["noise_map", "blind"]
 TASKS: tuple[str, ...] = ("denoise", "deblur", "dejpeg")
 TASK_TITLES = {"denoise": "noise", "deblur": "motion blur", "dejpeg": "JPEG artefacts"}
 
-Forward = Callable[[torch.nn.Module, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+Forward = Callable[["torch.nn.Module", "torch.Tensor", "torch.Tensor | None"], "torch.Tensor"]
 """(module, image N,C,H,W in [0,1], level on the 0-1 scale: scalar tensor or N,1,H,W map; None for blind
 models) -> image. The module is passed in so the engine can call its own device/precision copy."""
 

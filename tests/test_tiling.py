@@ -134,3 +134,13 @@ def test_a_tile_function_may_ask_for_smaller_tiles():
 
     out = TiledRunner(limited, tile=0, margin=8).run(image)
     np.testing.assert_allclose(out, TiledRunner(_local_filter, tile=0, margin=8).run(image), atol=1e-5)
+
+
+@pytest.mark.parametrize("length, tile, align", [(200, 80, 64), (200, 96, 32), (1000, 300, 64), (301, 96, 2)])
+def test_blend_weights_sum_to_one_on_coarse_model_grids(length, tile, align):
+    spans = split_axis(length, tile, 16, align)
+    total = np.zeros(length, np.float32)
+    for index, (start, end) in enumerate(spans):
+        assert start % align == 0
+        total[start:end] += blend_window(spans, index)
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)

@@ -41,6 +41,15 @@ def _cached(key: tuple, build: Callable[[], Forward]) -> Forward:
         return _CACHE[key]
 
 
+def _channels_last(net: torch.nn.Module) -> torch.nn.Module:
+    """The NHWC layout oneDNN and cuDNN run fastest, for the 2-D convolutions that have it
+    (some architectures also hold 5-D weights, which have no such layout)."""
+    for module in net.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            module.to(memory_format=torch.channels_last)
+    return net
+
+
 class ModelRunner:
     """A model (noise-level-conditioned or blind) bound to a device and precision.
 
@@ -70,13 +79,13 @@ class ModelRunner:
     def _prepare_eager(self, net: torch.nn.Module) -> torch.nn.Module:
         """The eager module on the target device/dtype (fallback, and the source for fast paths)."""
         if self.device.type == "cpu" and self._dtype == torch.float32:
-            # Shared weights: the registry copy is CPU fp32 already; only the layout changes.
-            return net.to(memory_format=torch.channels_last).eval()
+            # Shared weights: the loaded copy is CPU fp32 already; only the layout changes.
+            return _channels_last(net).eval()
         if self.precision == "int8":
             return net
         # channels_last lets cuDNN pick its NHWC kernels (tensor cores for fp16/bf16).
-        net = copy.deepcopy(net)
-        return net.to(self.device, dtype=self._dtype, memory_format=torch.channels_last).eval()
+        net = copy.deepcopy(net).to(self.device, dtype=self._dtype)
+        return _channels_last(net).eval()
 
     def _forward_for(self, image: torch.Tensor, level: torch.Tensor) -> Forward:
         """The fastest prepared callable for this input's shape class (built once per process)."""

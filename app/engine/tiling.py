@@ -107,7 +107,10 @@ def split_axis(length: int, tile: int, overlap: int, align: int = 1) -> list[tup
     size = math.ceil((length + (count - 1) * overlap) / count)
     size += (-size) % align
     starts = (np.linspace(0, length - size, count) / align).round().astype(int) * align
-    spans = [(int(s), min(length, int(s) + size)) for s in starts]
+    # A coarse grid (a 64 px model) can round two starts onto one: keep each once, or its pixels
+    # would be weighted twice.
+    starts = sorted(set(int(start) for start in starts))
+    spans = [(start, min(length, start + size)) for start in starts]
     spans[-1] = (spans[-1][0], length)
     return spans
 
