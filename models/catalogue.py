@@ -215,6 +215,11 @@ def find_entry(name: str) -> CatalogueEntry | None:
     return next((entry for entry in CATALOGUE if entry.name == wanted), None)
 
 
+def entry_with_hash(sha256: str) -> CatalogueEntry | None:
+    """The downloadable entry whose file has this sha256 (a copy fetched elsewhere), or None."""
+    return next((entry for entry in CATALOGUE if not entry.builtin and entry.sha256 == sha256.lower()), None)
+
+
 def entries_for(task: str) -> list[CatalogueEntry]:
     """Entries usable for an operation. Noise-map denoisers also serve deblur (as its prior)."""
     if task == "deblur":

@@ -10,7 +10,8 @@ import torch
 
 from app import __version__
 from app.engine.device import available_devices, supported_precisions
-from models import listings, load_model
+from models import ModelListing, find_entry, listings, load_model
+from models.store import catalogue_path
 from models.errors import ModelWeightsError
 
 
@@ -34,17 +35,34 @@ def info_lines() -> list[str]:
         precisions = ", ".join(supported_precisions(torch.device(device.key)))
         lines.append(f"  {device.key:8s} {device.name}  (precision: {precisions})")
     lines.append("Models:")
-    for row in listings():
-        if not row.installed:
-            state = f"not installed ({row.size_text}): photomend models download {row.name}"
-        else:
-            try:
-                load_model(row.name)
-                state = "weights OK"
-            except ModelWeightsError as error:
-                state = f"UNAVAILABLE: {error}"
-        lines.append(f"  {row.name:18s} {row.title} [{row.task}, {row.licence}] {state}")
+    lines += [f"  {row.name:18s} {row.title} [{row.task}, {row.licence}] {_model_state(row)}" for row in listings()]
     return lines
+
+
+def _model_state(row: ModelListing) -> str:
+    """Installed or not, from the file system only: the built-in model is loaded (it is small),
+    the others are checked when first used (hashing and loading them all would take seconds)."""
+    if row.origin == "built in":
+        try:
+            load_model(row.name)
+        except ModelWeightsError as error:
+            return f"UNAVAILABLE: {error}"
+        return "weights OK"
+    if not row.installed:
+        if row.origin == "imported":
+            return "MISSING its file: import it again"
+        return f"not installed ({row.size_text}): photomend models download {row.name}"
+    entry = find_entry(row.name)
+    if entry is not None and _size_of(catalogue_path(entry)) != entry.size:
+        return f"DAMAGED (wrong size): photomend models download {row.name}"
+    return "installed (checked when first used)"
+
+
+def _size_of(path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def run_info() -> int:

@@ -1,7 +1,8 @@
-"""`photomend` command line: denoise, info, gui (the default with no command).
+"""`photomend` command line: denoise, deblur, dejpeg, kernel, models, info, gui (the default).
 
-Exit codes: 0 all done, 1 some files failed, 2 usage error, 130 interrupted (Ctrl+C),
-143 / 129 stopped by SIGTERM / SIGHUP.
+Exit codes: 0 all done, 1 some files failed (or a model is not installed, failed its check or
+cannot be loaded: before any file is read), 2 usage error (an unknown model name among them),
+130 interrupted (Ctrl+C), 143 / 129 stopped by SIGTERM / SIGHUP.
 """
 
 from __future__ import annotations
@@ -46,16 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="C", help=f"0-100: extra smoothing of colour blotches (chroma only); 0 = the "
                          f"model's output (default {DEFAULT_COLOUR_NOISE:g})")
     denoise.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
-    denoise.add_argument("--model", default="ffdnet-color", help="model name (see `photomend info`)")
+    _add_model_option(denoise, "denoise")
 
     deblur = commands.add_parser("deblur", help="remove blur (camera shake, missed focus, soft lens)",
                                  description="Deblur photos with the blur kernel given or estimated from each photo. "
                                  "Outputs go beside the inputs as <stem>_deblurred<ext> unless -o is given.")
     arguments.add_batch_options(deblur)
-    deblur.add_argument("--kernel", default="auto", metavar="auto|SPEC",
+    deblur.add_argument("--kernel", default=None, metavar="auto|SPEC",
                         help="auto (estimate per photo, default), motion:LENGTH,ANGLE, defocus:RADIUS, "
                         "gaussian:SIGMA, or a .png/.npy kernel file; angle in degrees counter-clockwise from "
-                        "horizontal as seen on screen")
+                        "horizontal as seen on screen. Not used with a learned deblurring model")
     deblur.add_argument("--noise-level", type=arguments.noise_level, default=None, metavar="auto|N",
                         help="noise sigma on the 0-255 scale; auto (default) estimates it")
     deblur.add_argument("--method", choices=("deep", "wiener"), default="deep",
@@ -67,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     deblur.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
     deblur.add_argument("--save-kernel", metavar="PATH",
                         help="write the kernel used (.png or .npy; a folder for several inputs)")
+    _add_model_option(deblur, "deblur", extra="; a learned deblurring model (nafnet-gopro-32, ...) needs no kernel, "
+                      "a noise-level model is the prior of --method deep")
+
+    dejpeg = commands.add_parser("dejpeg", help="remove JPEG block artefacts",
+                                 description="Remove JPEG blocking and ringing. Outputs go beside the inputs as "
+                                 "<stem>_dejpeg<ext> unless -o is given. The built-in model sets its level from "
+                                 "the photo and its JPEG quality; fbcnn-color (once downloaded) is made for it.")
+    arguments.add_batch_options(dejpeg)
+    dejpeg.add_argument("--strength", type=arguments.strength, default=50.0, metavar="S",
+                        help="0 = unchanged, 50 = the automatic level (default), 100 = twice as strong")
+    dejpeg.add_argument("--precision", default="fp32", help="fp32 (default), a fast mode where supported, or auto")
+    _add_model_option(dejpeg, "dejpeg")
 
     kernel = commands.add_parser("kernel", help="estimate the blur kernel of a photo",
                                  description="Estimate the blur kernel of a photo and write it (.png or .npy) "
@@ -80,10 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "never written through)")
     arguments.add_verbose_option(kernel)
 
+    from app.cli.models_cmd import add_models_parser
+
+    add_models_parser(commands)
     commands.add_parser("info", help="versions, devices and models")
     gui = commands.add_parser("gui", help="open the window (the default with no command)")
     gui.add_argument("file", nargs="?", help="a photo to open")
     return parser
+
+
+def _add_model_option(parser: argparse.ArgumentParser, operation: str, extra: str = "") -> None:
+    """--model; the default is filled in from models.DEFAULT_MODEL when the settings are built."""
+    parser.add_argument("--model", default=None, metavar="NAME|FILE",
+                        help="a model name (see `photomend models list`) or a model file (.pth, .safetensors); "
+                        f"default: the built-in ffdnet-color{extra}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             from app.cli.info_cmd import run_info
 
             return run_info()
-        if args.command in ("denoise", "deblur"):
+        if args.command in ("denoise", "deblur", "dejpeg"):
             return run_restore(args, parser)
+        if args.command == "models":
+            from app.cli.models_cmd import run_models
+
+            return run_models(args)
         if args.command == "kernel":
             from app.cli.kernel_cmd import run_kernel
 
@@ -120,16 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         restore_handlers(previous)
 
 
-def _usage_error(parser: argparse.ArgumentParser, error: BaseException) -> NoReturn:
+def _usage_error(parser: argparse.ArgumentParser, error: BaseException | str) -> NoReturn:
     parser.exit(EXIT_USAGE, f"photomend: error: {str(error).strip(chr(39))}\n")
 
 
 def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
     """RestoreSettings for the command; a bad kernel spec or file is a usage error, caught before any file."""
-    from app.pipeline.operations import RestoreSettings
+    from app.pipeline.operations import RestoreSettings, learned_deblur
+    from models import DEFAULT_MODEL
 
+    args.model = args.model or DEFAULT_MODEL[args.command]
+    common = {"model": args.model, "device": args.device, "precision": args.precision, "tile": args.tile,
+              "strength": args.strength}
+    if args.command == "dejpeg":  # the model's output as it is: no texture or chroma finishing
+        return RestoreSettings(operation="dejpeg", detail=0, colour_noise=0, **common)
     if args.command == "deblur":
-        spec = args.kernel.strip()
+        if learned_deblur(args.model):  # the model deblurs by itself: no kernel, no finishing
+            return RestoreSettings(operation="deblur", noise_level=args.noise_level, detail=0, colour_noise=0,
+                                   **common)
+        spec = (args.kernel or "auto").strip()
         if spec.lower() != "auto":
             from app.physics.kernels import kernel_from_spec
 
@@ -137,33 +173,64 @@ def _settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParse
                 kernel_from_spec(spec)
             except PhotomendError as error:
                 parser.exit(EXIT_USAGE, f"photomend: error: --kernel: {error}\n")
-        return RestoreSettings(operation="deblur", device=args.device, precision=args.precision, tile=args.tile,
-                               strength=args.strength, noise_level=args.noise_level, kernel_spec=spec,
-                               deblur_method=args.method, iterations=args.iterations)
-    return RestoreSettings(operation="denoise", model=args.model, device=args.device, precision=args.precision,
-                           tile=args.tile, strength=args.strength, noise_level=args.noise_level,
-                           detail=args.detail, colour_noise=args.colour_noise)
+        return RestoreSettings(operation="deblur", noise_level=args.noise_level, kernel_spec=spec,
+                               deblur_method=args.method, iterations=args.iterations, **common)
+    return RestoreSettings(operation="denoise", noise_level=args.noise_level, detail=args.detail,
+                           colour_noise=args.colour_noise, **common)
 
 
-def _load_engine(cache, settings, parser: argparse.ArgumentParser) -> None:
-    """Load the model and check the device before the first file: a bad choice is one line, not N."""
+def _uses_kernel(settings) -> bool:
+    from app.pipeline.operations import learned_deblur
+
+    return settings.operation == "deblur" and not learned_deblur(settings.model)
+
+
+def _load_engine(cache, settings, parser: argparse.ArgumentParser):
+    """Load the model and check the device before the first file: a bad choice is one line, not N.
+
+    Returns the model that will run (None for Wiener deblurring, which uses none). A model that is
+    not installed, fails its check or cannot be read exits 1; an unknown name exits 2.
+    """
+    from models.library import UnknownModel
+
     try:
-        if settings.operation == "deblur":
+        if _uses_kernel(settings):
             deblurrer = cache.deblurrer(settings)
-            if settings.deblur_method == "deep":
-                deblurrer.runner  # noqa: B018 - loads and verifies the prior's weights now
-        else:
-            cache.denoiser(settings)
+            if settings.deblur_method != "deep":
+                return None
+            return deblurrer.runner.model  # loads and verifies the prior's weights now
+        model = cache.denoiser(settings).model
+    except UnknownModel as error:
+        _usage_error(parser, error)
     except ModelWeightsError as error:
         print(f"photomend: error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_FAILED) from None
     except (PhotomendError, KeyError) as error:
         _usage_error(parser, error)
+    if model.blind and settings.noise_level is not None:
+        _usage_error(parser, f"--noise-level: model '{model.name}' is blind: it takes no noise level "
+                     "(use --strength instead)")
+    return model
+
+
+def _model_notes(args: argparse.Namespace, settings, model) -> list[str]:
+    """What the user asked for that this model will not do, said once before the files."""
+    from app.pipeline.operations import learned_deblur
+
+    notes = []
+    if settings.operation == "deblur" and learned_deblur(settings.model):
+        if args.kernel is not None:
+            notes.append(f"--kernel is not used: {model.name} is a learned deblurring model (it needs no kernel)")
+        if args.save_kernel:
+            notes.append(f"--save-kernel: no kernel is used by {model.name}, so none is saved")
+    elif model is not None and model.blind and model.task != settings.operation:
+        notes.append(f"{model.name} is a {model.task} model; running it for {settings.operation} as asked")
+    return notes
 
 
 def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from app.pipeline.inputs import plan_outputs
-    from app.pipeline.operations import EngineCache, operation_for
+    from app.pipeline.operations import SUFFIXES, EngineCache, operation_for
     from app.pipeline.process_file import OutputOptions, process_file
 
     try:
@@ -171,20 +238,22 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             [Path(p) for p in args.inputs],
             output=Path(args.output) if args.output else None,
             recursive=args.recursive,
-            suffix={"denoise": "_denoised", "deblur": "_deblurred"}[args.command],
+            suffix=SUFFIXES[args.command],
             fmt=args.format,
             overwrite=args.overwrite,
         )
     except PhotomendError as error:
         _usage_error(parser, error)
+    settings = _settings_from_args(args, parser)
+    cache = EngineCache()
+    model = _load_engine(cache, settings, parser)  # before any file is read or any line printed
     items = plan.items
     report = Report(ProgressLine(len(items), quiet=args.quiet), verbose=args.verbose)
+    for note in _model_notes(args, settings, model):
+        report.note(note)
     skipped = plan.expansion.skipped_summary()
     if skipped:
         report.note(f"{skipped} (not restored)")
-    settings = _settings_from_args(args, parser)
-    cache = EngineCache()
-    _load_engine(cache, settings, parser)
     operation = operation_for(cache, settings)
     options = OutputOptions(format=args.format, quality=args.quality, bit_depth=args.bit_depth,
                             overwrite=args.overwrite, max_pixels=args.max_megapixels)
@@ -203,7 +272,7 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             report.error(outcome.message, outcome.traceback)
             continue
         report.ok(item.source, outcome, settings)
-        if getattr(args, "save_kernel", None):
+        if getattr(args, "save_kernel", None) and _uses_kernel(settings):
             from app.cli.kernel_cmd import save_kernel_for
 
             saved, line = save_kernel_for(outcome.details.get("kernel"), Path(args.save_kernel), item.source,
@@ -246,6 +315,8 @@ class Report:
             self.progress.message(traceback.rstrip())
 
     def ok(self, source: Path, outcome, settings) -> None:
+        from models import DEFAULT_MODEL
+
         details = outcome.details
         parts = []
         estimate = details.get("kernel_estimate")
@@ -255,7 +326,11 @@ class Report:
             if "confidence" not in described:
                 described += f" (confidence {estimate.confidence:.2f})"
             parts.append(f"kernel {described}" if not unchanged else f"{described}: left unchanged")
-        if not unchanged:
+        blind = bool(details.get("blind")) or ("sigma" in details and details["sigma"] is None)
+        model = details.get("model")
+        if blind:  # no level: which model ran is the useful fact
+            parts.append(f"model {model}")
+        elif not unchanged:
             sigma = details.get("sigma") or 0.0
             reason = details.get("level_reason")
             if reason is not None:  # denoise, automatic level: what was measured and why
@@ -265,6 +340,8 @@ class Report:
             else:
                 parts.append("noise set")
             parts.append(f"level used {sigma:.1f}")
+            if model and model != DEFAULT_MODEL.get(settings.operation):
+                parts.append(f"model {model}")
         parts.append(f"{outcome.seconds:.1f}s")
         parts.append(f"{details.get('device')}/{details.get('precision')}")
         self.progress.message(f"ok: {source} -> {outcome.target}  [{', '.join(parts)}]")
