@@ -1,14 +1,16 @@
 """The side panel: Denoise and Deblur controls, engine choices, progress and Cancel.
 
-It only gathers settings and emits intents; the window decides what runs where. Model
-and device lists come from the registry and from the hardware actually present, so new
-models and GPUs appear without UI changes.
+It only gathers settings and emits intents; the window decides what runs where. Each
+operation's model selector lists the catalogue (installed or downloadable) and imported
+models, and devices come from the hardware actually present, so new models and GPUs
+appear without UI changes. Choosing a model that is not installed asks the window to
+download it; the selector keeps the previous model until the download has succeeded.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,9 +30,10 @@ from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.errors import PhotomendError
+from app.gui.models_dialog import BLIND_STRENGTH_TIP, BLIND_TIP, NO_KERNEL_TIP, ModelChoice, model_choices
 from app.gui.tasks import CONFIDENCE_MEANING, EstimatedKernel, RestoreSettings
 from app.physics.kernel_preview import kernel_preview
-from models import listings
+from models import DEFAULT_MODEL
 
 TILE_CHOICES = [("Auto", None), ("256", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("None (whole image)", 0)]
 KERNEL_TYPES = [("Auto-estimate", "auto"), ("Motion", "motion"), ("Defocus", "defocus"), ("Gaussian", "gaussian"),
@@ -84,6 +87,95 @@ class SliderWithValue(QWidget):
         self.spin.setValue(value)
 
 
+class ModelSelector(QComboBox):
+    """One operation's models: installed ones and catalogue downloads, each with licence and size.
+
+    Choosing a download does not select it: ``downloadRequested`` asks the window to fetch it
+    (after asking the user), and ``select`` picks it once it is installed. ``modelChanged``
+    fires only for models that can run now.
+    """
+
+    downloadRequested = Signal(str)
+    modelChanged = Signal(str)
+
+    def __init__(self, task: str) -> None:
+        super().__init__()
+        self.task = task
+        self.choices: list[ModelChoice] = []
+        self._current = DEFAULT_MODEL.get(task, DEFAULT_MODEL["denoise"])
+        # Long rows ("NAFNet SIDD (width 64) · MIT (download, 464 MB)") must not widen the panel;
+        # the open list shows them whole.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(16)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.activated.connect(self._on_activated)
+        self.refresh()
+
+    def refresh(self, select: str | None = None) -> None:
+        """Re-read the library; keeps the current model (or ``select``) when it is installed."""
+        wanted = select or self._current
+        self.choices = model_choices(self.task)
+        self.blockSignals(True)
+        self.clear()
+        for choice in self.choices:
+            self.addItem(choice.label, choice.name)
+            self.setItemData(self.count() - 1, choice.good_for, Qt.ItemDataRole.ToolTipRole)
+        self.blockSignals(False)
+        self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
+        previous = self._current
+        if not self._select_installed(wanted):
+            self._select_installed(DEFAULT_MODEL.get(self.task, DEFAULT_MODEL["denoise"]))
+        if self._current != previous:
+            self.modelChanged.emit(self._current)
+
+    def _select_installed(self, name: str) -> bool:
+        index = self.findData(name)
+        if index < 0 or not self.choices[index].installed:
+            return False
+        self.blockSignals(True)
+        self.setCurrentIndex(index)
+        self.blockSignals(False)
+        self._current = name
+        self._update_tooltip()
+        return True
+
+    def select(self, name: str) -> bool:
+        """Choose an installed model (a download that finished, a stored setting); False if it is not."""
+        previous = self._current
+        if not self._select_installed(name):
+            return False
+        if name != previous:
+            self.modelChanged.emit(name)
+        return True
+
+    def current_model(self) -> str:
+        return self._current
+
+    def current_choice(self) -> ModelChoice | None:
+        return next((choice for choice in self.choices if choice.name == self._current), None)
+
+    def _on_activated(self, index: int) -> None:
+        choice = self.choices[index] if 0 <= index < len(self.choices) else None
+        if choice is None:
+            return
+        if choice.installed:
+            self.select(choice.name)
+            return
+        self._select_installed(self._current)  # the previous model stays until the download succeeds
+        self.downloadRequested.emit(choice.name)
+
+    def _update_tooltip(self) -> None:
+        choice = self.current_choice()
+        self.setToolTip(f"{choice.title}: {choice.good_for}" if choice else "")
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        """Scrolling the panel must not change the model (and start a download question) by accident."""
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 class ControlPanel(QWidget):
     """Emits intents; ``settings(operation)`` captures the current choices."""
 
@@ -94,6 +186,7 @@ class ControlPanel(QWidget):
     estimateKernelRequested = Signal()
     kernelFileRequested = Signal()
     engineChanged = Signal()
+    downloadRequested = Signal(str)  # a catalogue model's name: the window asks, then downloads
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,18 +203,16 @@ class ControlPanel(QWidget):
         self._kernel_timer = QTimer(self, singleShot=True, interval=30)
         self._kernel_timer.timeout.connect(self.update_kernel_preview)
         self._on_kernel_type()
+        self._on_denoise_model()
+        self._on_deblur_model()
 
     # ----- sections ----------------------------------------------------------------------
     def _build_denoise(self) -> QGroupBox:
         box = QGroupBox("Denoise")
         form = QFormLayout(box)
-        self.model_combo = QComboBox()
-        for row in listings():
-            if row.task == "denoise" and row.installed:
-                self.model_combo.addItem(row.title, row.name)
+        self.model_combo = ModelSelector("denoise")
         form.addRow("Model", self.model_combo)
         self.strength = SliderWithValue(0, 100, 50)
-        self.strength.setToolTip("0 = unchanged, 50 = automatic level, 100 = twice as strong")
         form.addRow("Strength", self.strength)
         self.detail = SliderWithValue(0, 100, DEFAULT_DETAIL)
         self.detail.setToolTip("Fine texture given back, so skin and hair do not look waxy: 0 = none, "
@@ -141,7 +232,7 @@ class ControlPanel(QWidget):
         self.noise_level.setDecimals(1)
         self.noise_level.setKeyboardTracking(False)
         self.noise_level.setEnabled(False)
-        self.noise_level.setToolTip("Noise sigma on the 0-255 scale; with Auto it shows the estimate")
+        self._hidden_level: float | None = None  # the level field's value while a blind model shows "by the model"
         noise_layout.addWidget(self.noise_auto)
         noise_layout.addWidget(self.noise_level, 1)
         form.addRow("Noise level", noise_row)
@@ -155,11 +246,15 @@ class ControlPanel(QWidget):
         self.noise_auto.toggled.connect(self._on_noise_auto)
         self.noise_level.valueChanged.connect(lambda _v: self.previewChanged.emit(True))
         self.denoise_button.clicked.connect(self.denoiseRequested)
+        self.model_combo.modelChanged.connect(lambda _name: self._on_denoise_model(changed=True))
+        self.model_combo.downloadRequested.connect(self.downloadRequested)
         return box
 
     def _build_deblur(self) -> QGroupBox:
         box = QGroupBox("Deblur")
         form = QFormLayout(box)
+        self.deblur_model = ModelSelector("deblur")
+        form.addRow("Model", self.deblur_model)
         self.kernel_type = QComboBox()
         for title, key in KERNEL_TYPES:
             self.kernel_type.addItem(title, key)
@@ -189,13 +284,19 @@ class ControlPanel(QWidget):
         self.kernel_label.setToolTip("The blur kernel: how one point of light is smeared")
         self.kernel_caption = QLabel()
         self.kernel_caption.setWordWrap(True)
-        form.addRow(self.kernel_label, self.kernel_caption)
+        # One spanning row: as a label/field pair the 128 px preview would widen the label column
+        # and squeeze every field of the section (the model selector's text was cut).
+        kernel_row = QWidget()
+        kernel_layout = QHBoxLayout(kernel_row)
+        kernel_layout.setContentsMargins(0, 0, 0, 0)
+        kernel_layout.addWidget(self.kernel_label)
+        kernel_layout.addWidget(self.kernel_caption, 1)
+        form.addRow(kernel_row)
         self.deblur_method = QComboBox()
         self.deblur_method.addItem("Deep prior (best)", "deep")
         self.deblur_method.addItem("Wiener (fast)", "wiener")
         form.addRow("Method", self.deblur_method)
         self.deblur_strength = SliderWithValue(0, 100, 50)
-        self.deblur_strength.setToolTip("0 = unchanged, 50 = default, 100 = sharper (and noisier)")
         form.addRow("Strength", self.deblur_strength)
         self.deblur_button = QPushButton("Deblur")
         self.deblur_button.setObjectName("primaryButton")
@@ -204,6 +305,8 @@ class ControlPanel(QWidget):
         self.kernel_type.currentIndexChanged.connect(self._on_kernel_type)
         self.estimate_button.clicked.connect(self.estimateKernelRequested)
         self.deblur_button.clicked.connect(self.deblurRequested)
+        self.deblur_model.modelChanged.connect(lambda _name: self._on_deblur_model())
+        self.deblur_model.downloadRequested.connect(self.downloadRequested)
         return box
 
     def _build_engine(self) -> QGroupBox:
@@ -258,15 +361,90 @@ class ControlPanel(QWidget):
         self.precision_combo.blockSignals(False)
 
     def _on_noise_auto(self, auto: bool) -> None:
-        self.noise_level.setEnabled(not auto)
+        self.noise_level.setEnabled(not auto and not self.denoise_blind())
         self.previewChanged.emit(True)
 
     def show_noise_estimate(self, sigma: float) -> None:
         """With Auto on, the spin box shows the estimate (greyed), so the user sees what is used."""
-        if self.noise_auto.isChecked():
-            self.noise_level.blockSignals(True)
-            self.noise_level.setValue(sigma)
-            self.noise_level.blockSignals(False)
+        if not self.noise_auto.isChecked():
+            return
+        if self._hidden_level is not None:  # a blind model is shown: the estimate comes back with the level
+            self._hidden_level = float(sigma)
+        else:
+            self._show_noise_value(sigma)
+
+    def _show_noise_value(self, sigma: float) -> None:
+        self.noise_level.blockSignals(True)
+        self.noise_level.setValue(sigma)
+        self.noise_level.blockSignals(False)
+
+    # ----- models ------------------------------------------------------------------------
+    def denoise_blind(self) -> bool:
+        """The Denoise model measures the noise itself: no level to set."""
+        choice = self.model_combo.current_choice()
+        return choice is not None and choice.blind
+
+    def learned_deblur(self) -> bool:
+        """The Deblur model deblurs by itself: no kernel, no method (else it is the deep method's prior)."""
+        choice = self.deblur_model.current_choice()
+        return choice is not None and choice.task == "deblur"
+
+    def manual_noise_level(self) -> float:
+        """The level the user set (kept while a blind Denoise model hides it; Deblur still uses it)."""
+        return self._hidden_level if self._hidden_level is not None else self.noise_level.value()
+
+    def refresh_models(self, select: dict[str, str] | None = None) -> None:
+        """After a download, import or delete: every selector re-reads the library."""
+        select = select or {}
+        self.model_combo.refresh(select.get("denoise"))
+        self.deblur_model.refresh(select.get("deblur"))
+        self._on_denoise_model()
+        self._on_deblur_model()
+
+    def selector_for(self, name: str) -> ModelSelector | None:
+        """The selector a catalogue model belongs in (a deblurring model in Deblur, others in Denoise)."""
+        for selector in (self.model_combo, self.deblur_model):
+            choice = next((c for c in selector.choices if c.name == name), None)
+            if choice is not None and choice.task == selector.task:
+                return selector
+        return None
+
+    def _on_denoise_model(self, changed: bool = False) -> None:
+        """A blind model takes no noise level: its controls are disabled and say why."""
+        blind = self.denoise_blind()
+        self.noise_auto.setEnabled(not blind)
+        self.noise_level.setEnabled(not blind and not self.noise_auto.isChecked())
+        if blind and self._hidden_level is None:
+            self._hidden_level = self.noise_level.value()
+            self.noise_level.setSpecialValueText("by the model")
+            self._show_noise_value(0.0)  # the minimum shows the special text: no level is used
+        elif not blind and self._hidden_level is not None:
+            self.noise_level.setSpecialValueText("")
+            self._show_noise_value(self._hidden_level)
+            self._hidden_level = None
+        level_tip = BLIND_TIP if blind else "Noise sigma on the 0-255 scale; with Auto it shows the estimate"
+        for widget in (self.noise_auto, self.noise_level):
+            widget.setToolTip(level_tip)
+        self.strength.setToolTip(BLIND_STRENGTH_TIP if blind else
+                                 "0 = unchanged, 50 = automatic level, 100 = twice as strong")
+        if changed:
+            self.previewChanged.emit(True)
+
+    def _on_deblur_model(self) -> None:
+        """A learned deblurring model needs no kernel: the kernel controls are disabled and say why."""
+        learned = self.learned_deblur()
+        widgets = [self.kernel_type, self.estimate_button, self.kernel_label, self.kernel_caption, self.deblur_method]
+        widgets += [widget for rows in self._param_rows.values() for _label, widget in rows]
+        for widget in widgets:
+            widget.setEnabled(not learned)
+        for widget in (self.kernel_type, self.deblur_method, *[w for rows in self._param_rows.values() for _l, w in rows]):
+            widget.setToolTip(NO_KERNEL_TIP if learned else "")
+        self.estimate_button.setToolTip(NO_KERNEL_TIP if learned else
+                                        "Find the blur of this photo now (Deblur with Auto-estimate does it too)")
+        self.kernel_label.setToolTip(NO_KERNEL_TIP if learned else "The blur kernel: how one point of light is smeared")
+        self.deblur_strength.setToolTip(BLIND_STRENGTH_TIP if learned else
+                                        "0 = unchanged, 50 = default, 100 = sharper (and noisier)")
+        self.update_kernel_preview()
 
     def _on_kernel_type(self) -> None:
         kind = self.kernel_type.currentData()
@@ -287,8 +465,8 @@ class ControlPanel(QWidget):
         self.update_kernel_preview()
 
     def needs_estimate(self) -> bool:
-        """Auto-estimate is chosen and this photo has not been estimated yet."""
-        return self.kernel_type.currentData() == "auto" and self.estimate is None
+        """Auto-estimate is chosen and this photo has not been estimated yet (a learned model needs none)."""
+        return self.kernel_type.currentData() == "auto" and self.estimate is None and not self.learned_deblur()
 
     def kernel_spec(self) -> str | None:
         """The kernel as a spec string (see app.physics.kernels), or None when not known or not wanted.
@@ -325,6 +503,12 @@ class ControlPanel(QWidget):
     def update_kernel_preview(self) -> None:
         from app.physics.kernels import kernel_from_spec
 
+        if self.learned_deblur():
+            self.kernel_label.setPixmap(QPixmap())
+            self.kernel_label.setText("no kernel")
+            self.kernel_caption.setText(NO_KERNEL_TIP + ".")
+            self.kernel_caption.setToolTip(NO_KERNEL_TIP)
+            return
         auto = self.kernel_type.currentData() == "auto"
         self.kernel_caption.setToolTip(CONFIDENCE_MEANING.capitalize() + "." if auto else "")
         spec = self.kernel_spec()
@@ -362,18 +546,22 @@ class ControlPanel(QWidget):
             self.kernel_caption.setText(f"{self.kernel_description().capitalize()}\n{size}")
 
     def settings(self, operation: str) -> RestoreSettings:
+        """The choices for ``operation``: its own selector's model; a blind model gets no noise level."""
+        deblur = operation == "deblur"
+        blind = self.learned_deblur() if deblur else self.denoise_blind()
         return RestoreSettings(
             operation=operation,
-            model=self.model_combo.currentData() or "ffdnet-color",
+            model=(self.deblur_model if deblur else self.model_combo).current_model(),
             device=self.device_combo.currentData() or "auto",
             precision=self.precision_combo.currentData() or "fp32",
             tile=self.tile_combo.currentData(),
-            strength=self.deblur_strength.value() if operation == "deblur" else self.strength.value(),
-            noise_level=None if self.noise_auto.isChecked() else self.noise_level.value(),
+            strength=self.deblur_strength.value() if deblur else self.strength.value(),
+            noise_level=None if blind or self.noise_auto.isChecked() else self.manual_noise_level(),
             kernel_spec=self.kernel_spec() or "",
             deblur_method=self.deblur_method.currentData() or "deep",
-            detail=self.detail.value(),
-            colour_noise=self.colour_noise.value(),
+            # The Denoise section's finishing belongs to denoising, not to a learned deblurring model.
+            detail=0.0 if deblur and blind else self.detail.value(),
+            colour_noise=0.0 if deblur and blind else self.colour_noise.value(),
         )
 
     def set_running(self, running: bool, progress_text: str = "%v / %m tiles") -> None:

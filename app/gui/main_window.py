@@ -34,6 +34,7 @@ from app.gui.compare_view import ORIGINAL, RESULT, SPLIT, CompareView
 from app.gui.control_panel import ControlPanel
 from app.gui.export_dialog import ExportDialog, ExportOptions, default_export_path
 from app.gui.history import History
+from app.gui.models_dialog import ModelDownloads, ModelsDialog
 from app.gui.qt_images import to_qimage
 from app.gui.resources import blurred_sample_path, icon, sample_photo_path
 from app.gui.settings_store import SettingsStore
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self._preview_active = False
         self._preview_final = True
         self._preview_engine_warm = False
+        self.downloads = ModelDownloads(self)
+        self.models_dialog: ModelsDialog | None = None
         self._build_ui()
         self._build_menus()
         self._restore_settings()
@@ -136,6 +139,13 @@ class MainWindow(QMainWindow):
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.estimateKernelRequested.connect(self.estimate_kernel)
         self.panel.kernelFileRequested.connect(self._choose_kernel_file)
+        self.panel.deblur_model.modelChanged.connect(lambda _name: self._schedule_preview("deblur", True))
+        self.panel.downloadRequested.connect(self.downloads.ask_and_download)
+        self.downloads.changed.connect(self.panel.refresh_models)
+        self.downloads.downloaded.connect(self._on_model_downloaded)
+        self.downloads.failed.connect(lambda _name, message: self._show_error(message))
+        self.downloads.cancelled.connect(
+            lambda name: self.statusBar().showMessage(f"Download of {name} cancelled; the previous model is kept", 6000))
         self.worker.busyChanged.connect(lambda _busy: self._update_actions())
 
     def _build_batch_dock(self) -> None:
@@ -144,7 +154,7 @@ class MainWindow(QMainWindow):
         from app.pipeline.batch import BatchQueue
 
         queue_file = Path(str(self.settings.value("batch/queue_file", data_dir() / "queue.json")))
-        self.batch = BatchPanel(BatchQueue.load(queue_file), self.panel.settings)
+        self.batch = BatchPanel(BatchQueue.load(queue_file), self.panel.settings, worker=self.worker, engines=self.engines)
         self.batch.openComparison.connect(self.open_comparison)
         self.batch.finishedBatch.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.batch_dock = QDockWidget("Batch queue", self)
@@ -226,6 +236,10 @@ class MainWindow(QMainWindow):
         for action in (self.denoise_action, self.deblur_action, self.cancel_action):
             process_menu.addAction(action)
 
+        tools_menu = bar.addMenu("&Tools")
+        self.models_action = self._action("&Models...", self.show_models, "Ctrl+Shift+M")
+        tools_menu.addAction(self.models_action)
+
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("&About Photomend", self.show_about))
 
@@ -240,18 +254,28 @@ class MainWindow(QMainWindow):
                 index = combo.findText(stored)
                 if index >= 0:
                     combo.setCurrentIndex(index)
+        for key, selector in self._model_selectors().items():
+            stored = self.settings.value(key, type=str)
+            if stored:
+                selector.select(stored)  # a model deleted since stays unselected: the default is used
         self._refresh_recent_menu()
         if self.settings.problem:  # a damaged settings file: said once, then the window carries on
             self.statusBar().showMessage(self.settings.problem, 15000)
 
     def _engine_combos(self) -> dict[str, QComboBox]:
-        return {"engine/device": self.panel.device_combo, "engine/model": self.panel.model_combo,
+        return {"engine/device": self.panel.device_combo,
                 "engine/precision": self.panel.precision_combo, "engine/tile": self.panel.tile_combo}
+
+    def _model_selectors(self) -> dict:
+        """Stored by model name: a selector's text changes when its model is downloaded."""
+        return {"engine/model": self.panel.model_combo, "engine/deblur_model": self.panel.deblur_model}
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", bytes(self.saveGeometry().toBase64()).decode("ascii"))
         for key, combo in self._engine_combos().items():
             self.settings.setValue(key, combo.currentText())
+        for key, selector in self._model_selectors().items():
+            self.settings.setValue(key, selector.current_model())
         self.settings.sync()
 
     def recent_files(self) -> list[str]:
@@ -338,6 +362,9 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard(lambda: self.open_path(path)):
             return
         self.statusBar().showMessage(f"Opening {path.name}...")
+        # The running work belongs to the photo being replaced: stop it so the new one opens now
+        # (the compute queue runs one job at a time), not after it.
+        self.worker.cancel_all("window")
         max_pixels = max(1, self.settings.value("files/max_megapixels", 200, type=int)) * 1_000_000
 
         def run(job: Job):
@@ -523,13 +550,19 @@ class MainWindow(QMainWindow):
         if self.photo is None or self.history is None or (self.current_job is not None):
             return
         settings = self._preview_settings()
-        if settings.operation == "deblur" and not settings.kernel_spec:
+        learned = settings.operation == "deblur" and self.panel.learned_deblur()
+        if settings.operation == "deblur" and not settings.kernel_spec and not learned:
             self.statusBar().showMessage(self._no_kernel_text(), 6000)
             return
         pixels, _replaces = self._step_start(settings.operation)
         operation = settings.operation
+        blind = learned or (operation == "denoise" and self.panel.denoise_blind())
+        if learned:  # a learned deblurring model runs over the region as a denoiser does
+            settings = dataclasses.replace(settings, operation="denoise")
         noise = settings.noise_level if settings.noise_level is not None else self._noise_known(pixels, operation)
-        if noise is None:  # measured once per state; the preview follows the measurement
+        if blind:
+            noise = None  # the model measures it itself
+        elif noise is None:  # measured once per state; the preview follows the measurement
             self._measure_noise(pixels, lambda _sigma: self._request_preview() if self._preview_active else None,
                                 operation)
             return
@@ -562,7 +595,7 @@ class MainWindow(QMainWindow):
                 self.view.set_preview_patch(image, QRectF(QRect(*region)))
                 self.statusBar().showMessage(
                     f"Preview ({'full resolution' if downscale == 1 else f'1/{downscale} scale' + ('' if final else ', fast')}) "
-                    f"in {time.perf_counter() - started:.2f}s — click {settings.operation.title()} to apply", 5000)
+                    f"in {time.perf_counter() - started:.2f}s — click {operation.title()} to apply", 5000)
 
         self.worker.request_preview(run, on_done=done, on_error=self._show_status_error)
 
@@ -587,7 +620,7 @@ class MainWindow(QMainWindow):
             self.estimate_kernel(then_deblur=True)
             return
         settings = self.panel.settings(operation)
-        if operation == "deblur" and not settings.kernel_spec:
+        if operation == "deblur" and not settings.kernel_spec and not self.panel.learned_deblur():
             self._show_notice(self._no_kernel_text())
             return
         pixels, replaces = self._step_start(operation)
@@ -598,7 +631,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{label}...")
 
         quality = self._jpeg_quality_of(pixels)
-        known = self._noise_known(pixels) if operation == "denoise" and settings.noise_level is None else None
+        blind = self.panel.denoise_blind()  # a blind model takes no level
+        known = (self._noise_known(pixels) if operation == "denoise" and settings.noise_level is None and not blind
+                 else None)
         # The automatic level of these pixels was measured when they were shown: not again.
         run_settings = settings if known is None else dataclasses.replace(settings, noise_level=known)
 
@@ -654,6 +689,9 @@ class MainWindow(QMainWindow):
 
     def _step_label(self, settings: RestoreSettings) -> str:
         name = STEP_NAMES[settings.operation]
+        if settings.operation == "deblur" and self.panel.learned_deblur():
+            choice = self.panel.deblur_model.current_choice()
+            return f"{name} with {choice.title if choice else settings.model} (strength {settings.strength:g})"
         if settings.operation == "deblur":
             return f"{name}: {self.panel.kernel_description(brief=True)} (strength {settings.strength:g})"
         return f"{name} (strength {settings.strength:g})"
@@ -818,6 +856,23 @@ class MainWindow(QMainWindow):
     def _zoom_step(self, factor: float) -> None:
         self.view.zoom_to(self.view.scale() * factor, QRectF(self.view.rect()).center())
 
+    def show_models(self) -> None:
+        """The Models dialog (non-modal: photos can still be worked on while a model downloads)."""
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.downloads, self)
+        self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        self.models_dialog.activateWindow()
+
+    def _on_model_downloaded(self, name: str, chosen: bool) -> None:
+        """A model the user chose in a selector is selected there once it is installed."""
+        selector = self.panel.selector_for(name) if chosen else None
+        if selector is not None and selector.select(name):
+            self.statusBar().showMessage(f"Downloaded {name}: now used for {selector.task}", 8000)
+        else:
+            self.statusBar().showMessage(f"Downloaded {name}", 8000)
+
     def show_about(self) -> None:
         from app.gui.about import about_text
 
@@ -891,6 +946,7 @@ class MainWindow(QMainWindow):
         self.hide()  # the answer is given: the window goes at once, whatever is still finishing
         self._save_settings()
         self._preview_timer.stop()
+        self.downloads.shutdown()  # a download stops; its .part is kept for the next try
         self.worker.cancel_all()
         self.batch.cancel()  # both workers stop together, then each is waited for
         deadline = time.monotonic() + QUIT_WAIT_MS / 1000
