@@ -199,7 +199,7 @@ def test_settings_carry_the_controls_and_older_queue_files_still_load(denoiser: 
     noisy, _clean = _pair(8)
     cache = EngineCache()
     settings = RestoreSettings(device="cpu", tile=0, noise_level=24, detail=40, colour_noise=70)
-    pixels, _details = restore_with_settings(cache, noisy, settings)
+    pixels, _report = restore_with_settings(cache, noisy, settings)
     assert np.array_equal(pixels, denoiser.denoise(noisy, noise_level=24, tile=0, detail=40, colour_noise=70).pixels)
 
 
@@ -208,7 +208,7 @@ def test_the_window_preview_of_a_region_is_what_the_full_run_gives_there(denoise
 
     noisy, _clean = _pair(0)
     settings = RestoreSettings(device="cpu", tile=0, noise_level=33, detail=60, colour_noise=90)
-    full, _details = restore_with_settings(EngineCache(), noisy, settings)
+    full, _report = restore_with_settings(EngineCache(), noisy, settings)
     x, y, width, height = 150, 120, 200, 160
     patch = restore_region(EngineCache(), noisy, (x, y, width, height), settings, noise_level=33)
     assert psnr(patch, full[y : y + height, x : x + width]) > 60

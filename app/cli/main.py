@@ -275,7 +275,7 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         if getattr(args, "save_kernel", None) and _uses_kernel(settings):
             from app.cli.kernel_cmd import save_kernel_for
 
-            saved, line = save_kernel_for(outcome.details.get("kernel"), Path(args.save_kernel), item.source,
+            saved, line = save_kernel_for(outcome.report.kernel, Path(args.save_kernel), item.source,
                                           len(items) > 1)
             if saved:
                 report.note(line)
@@ -317,35 +317,30 @@ class Report:
     def ok(self, source: Path, outcome, settings) -> None:
         from models import DEFAULT_MODEL
 
-        details = outcome.details
+        done = outcome.report
         parts = []
-        estimate = details.get("kernel_estimate")
-        unchanged = bool(details.get("unchanged"))
+        estimate = done.kernel_estimate
         if estimate is not None:
             described = estimate.describe()
             if "confidence" not in described:
                 described += f" (confidence {estimate.confidence:.2f})"
-            parts.append(f"kernel {described}" if not unchanged else f"{described}: left unchanged")
-        blind = bool(details.get("blind")) or ("sigma" in details and details["sigma"] is None)
-        model = details.get("model")
-        if blind:  # no level: which model ran is the useful fact
-            parts.append(f"model {model}")
-        elif not unchanged:
-            sigma = details.get("sigma") or 0.0
-            reason = details.get("level_reason")
-            if reason is not None:  # denoise, automatic level: what was measured and why
-                parts.append(f"auto: {reason}")
-            elif details.get("estimated_sigma") is not None:
-                parts.append(f"noise {details['estimated_sigma']:.1f} (auto)")
+            parts.append(f"kernel {described}" if not done.unchanged else f"{described}: left unchanged")
+        if done.blind:  # no level: which model ran is the useful fact
+            parts.append(f"model {done.model}")
+        elif not done.unchanged:
+            if done.level_reason is not None:  # denoise, automatic level: what was measured and why
+                parts.append(f"auto: {done.level_reason}")
+            elif done.estimated_sigma is not None:
+                parts.append(f"noise {done.estimated_sigma:.1f} (auto)")
             else:
                 parts.append("noise set")
-            parts.append(f"level used {sigma:.1f}")
-            if model and model != DEFAULT_MODEL.get(settings.operation):
-                parts.append(f"model {model}")
+            parts.append(f"level used {done.sigma or 0.0:.1f}")
+            if done.model and done.model != DEFAULT_MODEL.get(settings.operation):
+                parts.append(f"model {done.model}")
         parts.append(f"{outcome.seconds:.1f}s")
-        parts.append(f"{details.get('device')}/{details.get('precision')}")
+        parts.append(f"{done.device}/{done.precision}")
         self.progress.message(f"ok: {source} -> {outcome.target}  [{', '.join(parts)}]")
-        for message in details.get("messages", []) if not unchanged else []:
+        for message in done.messages if not done.unchanged else []:
             self.note(f"{source.name}: {message}")
 
 

@@ -642,7 +642,7 @@ class MainWindow(QMainWindow):
                                          jpeg_quality=quality)
 
         def done(result) -> None:
-            restored, details = result
+            restored, report = result
             self._end_job()
             if serial != self._photo_serial:
                 return
@@ -653,8 +653,8 @@ class MainWindow(QMainWindow):
             self.view.set_result(to_qimage(restored))
             elapsed = time.perf_counter() - started
             self.status_labels["time"].setText(f"last run {elapsed:.1f}s")
-            self.status_labels["device"].setText(f"{details.get('device', '')} {details.get('precision', '')}")
-            notes = "; ".join(details.get("messages", []))
+            self.status_labels["device"].setText(f"{report.device} {report.precision}")
+            notes = "; ".join(report.messages)
             self.statusBar().showMessage(f"{label} done in {elapsed:.1f}s" + (f" — {notes}" if notes else ""), 8000)
             self._estimate_noise()
             self._update_actions()

@@ -387,9 +387,9 @@ class BatchQueue:
         item.seconds = outcome.seconds
         item.progress = 1.0 if outcome.ok else 0.0
         if outcome.ok:
-            remarks = list(outcome.details.get("notes", []))
-            if outcome.details.get("unchanged"):
-                remarks += outcome.details.get("messages", [])[-1:]  # e.g. no clear blur: left unchanged
+            remarks = list(outcome.report.notes)
+            if outcome.report.unchanged:
+                remarks += outcome.report.messages[-1:]  # e.g. no clear blur: left unchanged
             item.status, item.output, item.message = DONE, str(outcome.target), "; ".join(remarks)
         else:
             item.status, item.message = FAILED, outcome.message

@@ -1,14 +1,14 @@
-"""Restore settings and the engines they need: one path for the CLI, the window and the batch queue.
+"""The operation layer: typed settings -> the operation they name -> pixels and a typed report.
 
-``RestoreSettings`` is what a user chose (operation, model, device, strength, noise level,
-kernel...); ``EngineCache`` keeps the loaded engines; ``restore_with_settings`` runs one
-whole photo; ``operation_for`` turns settings into the RestoreFunction that
-``process_file`` applies to files.
+One path for the CLI, the window and the batch queue. ``RestoreSettings`` is what a user chose
+(operation, model, device, strength, noise level, kernel...); ``EngineCache`` keeps the loaded
+engines; ``restore_with_settings`` runs one whole photo and returns a ``RestoreReport``;
+``operation_for`` turns settings into the RestoreFunction that ``process_file`` applies to files.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -99,6 +99,29 @@ class EngineCache:
         return self._engines[key]
 
 
+@dataclass
+class RestoreReport:
+    """What one restoration did: the ok line, batch rows, the status bar and logs read it."""
+
+    operation: str
+    model: str | None = None  # the model that ran (None: Wiener, or nothing was run)
+    blind: bool = False  # the model took no noise level
+    sigma: float | None = None  # the level used (0-255, after strength); None for blind models
+    estimated_sigma: float | None = None  # the automatic level, when one was measured
+    level_reason: str | None = None  # why ("camera noise, measured 9.8; JPEG quality 85")
+    kernel: np.ndarray | None = None  # deblurring with a kernel: the one used
+    kernel_estimate: Any = None  # its blind estimate (app.algorithms.blind.KernelEstimate), if any
+    unchanged: bool = False  # deliberately left as it was (e.g. no clear blur found)
+    device: str = ""
+    precision: str = ""
+    tile: int = 0
+    messages: list[str] = field(default_factory=list)  # notes for the user, in order
+    notes: list[str] = field(default_factory=list)  # what the input itself said (first frame only...)
+
+
+Restored = tuple[np.ndarray, RestoreReport]
+
+
 def restore_with_settings(
     cache: EngineCache,
     rgb: np.ndarray,
@@ -106,48 +129,60 @@ def restore_with_settings(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
     jpeg_quality: float | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Restore a whole photo; returns the pixels and what was done (for reports).
+) -> Restored:
+    """Restore a whole photo: the operation the settings name, and what it did.
 
     ``jpeg_quality``: the source JPEG's quality when ``rgb`` are its decoded pixels, so the
     automatic denoise level includes its compression artefacts.
     """
     if settings.operation == "deblur" and not learned_deblur(settings.model):
-        kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
-        if estimate is not None and estimate.verdict != "blur":
-            # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
-            # kernel the estimate does not trust can ruin a sharp photo. The user can still give one.
-            note = ("no clear blur found: the photo was left unchanged" if estimate.verdict == "no_blur" else
-                    f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway)")
-            details = {"device": settings.device, "tile": 0, "precision": settings.precision,
-                       "messages": [note], "sigma": 0.0, "estimated_sigma": None, "kernel": kernel,
-                       "kernel_estimate": estimate, "unchanged": True}
-            return rgb.copy(), details
-        kwargs: dict[str, Any] = {}
-        if settings.iterations is not None:
-            kwargs["iterations"] = settings.iterations
-        result = cache.deblurrer(settings).deblur(
-            rgb, kernel, method=settings.deblur_method,
-            noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-            progress=progress, cancelled=cancelled, **kwargs,
-        )
-        details = {"device": str(getattr(result, "device", settings.device)), "tile": result.tile,
-                   "precision": result.precision, "messages": list(result.messages), "model": settings.model,
-                   "sigma": result.noise_level, "estimated_sigma": result.noise_level if result.estimated else None,
-                   "kernel": kernel, "kernel_estimate": estimate}
-        return result.pixels, details
-    # Denoise, JPEG artefacts, and deblurring with a learned model all run one model over the photo.
+        return _deblur_with_kernel(cache, rgb, settings, progress, cancelled)
+    return _run_model(cache, rgb, settings, progress, cancelled, jpeg_quality)
+
+
+def _run_model(cache: EngineCache, rgb: np.ndarray, settings: RestoreSettings, progress: Progress | None,
+               cancelled: Cancelled | None, jpeg_quality: float | None) -> Restored:
+    """Denoise, JPEG artefacts, and deblurring with a learned model: one model over the photo."""
     denoiser = cache.denoiser(settings)
     result = denoiser.denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
         detail=settings.detail, colour_noise=settings.colour_noise, progress=progress, cancelled=cancelled,
         jpeg_quality=jpeg_quality,
     )
-    details = {"sigma": result.sigma, "estimated_sigma": None if result.choice is None else result.choice.sigma,
-               "level_reason": None if result.choice is None else result.choice.reason,
-               "device": result.device, "tile": result.tile, "precision": result.precision,
-               "messages": result.messages, "model": denoiser.model.name, "blind": denoiser.model.blind}
-    return result.pixels, details
+    choice = result.choice
+    report = RestoreReport(
+        operation=settings.operation, model=denoiser.model.name, blind=denoiser.model.blind, sigma=result.sigma,
+        estimated_sigma=None if choice is None else choice.sigma, level_reason=None if choice is None else choice.reason,
+        device=result.device, precision=result.precision, tile=result.tile, messages=list(result.messages))
+    return result.pixels, report
+
+
+def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSettings, progress: Progress | None,
+                        cancelled: Cancelled | None) -> Restored:
+    """Deconvolution with a given or estimated kernel (the deep prior is settings.model)."""
+    kernel, estimate = kernel_for(settings.kernel_spec, rgb, cancelled)
+    if estimate is not None and estimate.verdict != "blur":
+        # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
+        # kernel the estimate does not trust can ruin a sharp photo. The user can still give one.
+        note = ("no clear blur found: the photo was left unchanged" if estimate.verdict == "no_blur" else
+                f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway)")
+        return rgb.copy(), RestoreReport(operation="deblur", sigma=0.0, kernel=kernel, kernel_estimate=estimate,
+                                         unchanged=True, device=settings.device, precision=settings.precision,
+                                         messages=[note])
+    kwargs: dict[str, Any] = {}
+    if settings.iterations is not None:
+        kwargs["iterations"] = settings.iterations
+    result = cache.deblurrer(settings).deblur(
+        rgb, kernel, method=settings.deblur_method,
+        noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
+        progress=progress, cancelled=cancelled, **kwargs,
+    )
+    report = RestoreReport(
+        operation="deblur", model=settings.model if settings.deblur_method == "deep" else None,
+        sigma=result.noise_level, estimated_sigma=result.noise_level if result.estimated else None,
+        kernel=kernel, kernel_estimate=estimate, device=str(result.device), precision=result.precision,
+        tile=result.tile, messages=list(result.messages))
+    return result.pixels, report
 
 
 def kernel_for(spec: str, rgb: np.ndarray, cancelled: Cancelled | None = None) -> tuple[np.ndarray, Any]:
@@ -166,7 +201,7 @@ def operation_for(cache: EngineCache, settings: RestoreSettings) -> RestoreFunct
     """Bind settings into the function ``process_file`` applies to each photo."""
 
     def restore(rgb: np.ndarray, progress: Progress | None, cancelled: Cancelled | None,
-                jpeg_quality: float | None = None):
+                jpeg_quality: float | None = None) -> Restored:
         return restore_with_settings(cache, rgb, settings, progress, cancelled, jpeg_quality)
 
     return restore

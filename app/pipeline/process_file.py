@@ -23,8 +23,8 @@ from app.pipeline.inputs import WorkItem
 
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
-RestoreFunction = Callable[..., tuple[np.ndarray, dict[str, Any]]]
-"""(rgb float32 HxWx3, progress, cancelled, *, jpeg_quality=None) -> (restored rgb, details for the report)."""
+RestoreFunction = Callable[..., tuple[np.ndarray, Any]]
+"""(rgb float32 HxWx3, progress, cancelled, *, jpeg_quality=None) -> (restored rgb, its RestoreReport)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class FileOutcome:
     ok: bool
     message: str = ""
     seconds: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
+    report: Any = None  # app.pipeline.operations.RestoreReport of a restored file
     traceback: str | None = None  # for --verbose, when the failure was a bug
 
 
@@ -72,7 +72,7 @@ def process_file(
         if not options.overwrite and item.base is None and os.path.lexists(item.target):
             raise WriteError(item.target, EXISTS_MESSAGE)  # fail before minutes of work
         photo = read_photo(item.source, max_pixels=options.max_pixels)
-        pixels, details = restore(photo.pixels, progress, cancelled, jpeg_quality=photo.jpeg_quality)
+        pixels, report = restore(photo.pixels, progress, cancelled, jpeg_quality=photo.jpeg_quality)
         if cancelled is not None and cancelled():
             raise CancelledError("cancelled")
         written = write_photo(
@@ -95,10 +95,9 @@ def process_file(
         outcome = _failed(item, unexpected_error_line(str(item.source), error), started)
         outcome.traceback = format_exception(error)
         return outcome
-    details = dict(details)
-    details["notes"] = list(photo.notes)  # what the user must know about the result (first frame only...)
-    details["messages"] = [*photo.notes, *details.get("messages", [])]
-    return FileOutcome(item.source, written, True, "", time.perf_counter() - started, details)
+    report.notes = list(photo.notes)  # what the user must know about the result (first frame only...)
+    report.messages = [*photo.notes, *report.messages]
+    return FileOutcome(item.source, written, True, "", time.perf_counter() - started, report)
 
 
 def _failed(item: WorkItem, message: str, started: float) -> FileOutcome:
