@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "memory", "preview", "deblur", "blind"]
+ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "models", "memory", "preview", "deblur", "blind"]
 
 
 def run_benchmarks() -> None:
