@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import math
+from typing import Any, Callable, TypeVar
 
+from app.errors import UsageError
 from app.io.writer import FORMATS
+from app.validation import (
+    BIT_DEPTHS,
+    check_amount,
+    check_iterations,
+    check_kernel_size,
+    check_megapixels,
+    check_noise_level,
+    check_quality,
+    check_strength,
+    check_tile,
+)
 
-MAX_MEGAPIXELS = 10_000.0  # far beyond any photo; the limit only guards against decompression bombs
-MIN_KERNEL_SIZE, MAX_KERNEL_SIZE = 3, 201  # the blind estimator's range
+Checked = TypeVar("Checked")
+
+
+def _flag(check: Callable[..., Checked], *args: Any, **kwargs: Any) -> Checked:
+    """The shared rule (app.validation) in a flag's wording, as argparse wants it."""
+    try:
+        return check(*args, **kwargs)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _number(text: str, whole: bool = False) -> Any:
+    """The text as a number; what is not one is told in the flag's wording."""
+    try:
+        return int(text) if whole else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a {'whole number' if whole else 'number'}") from None
 
 
 def noise_level(text: str) -> float | None:
@@ -18,23 +45,17 @@ def noise_level(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not 'auto' or a number") from None
-    if not 0.0 <= value <= 75.0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (0 to 75 on the 0-255 scale)")
-    return value
+    return _flag(check_noise_level, value, flag=True)
 
 
 def amount(text: str) -> float:
-    """A 0-100 control: strength, detail, colour noise."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (0 to 100)")
-    return value
+    """A 0-100 finishing control: detail, colour noise."""
+    return _flag(check_amount, "amount", _number(text), flag=True)
 
 
-strength = amount
+def strength(text: str) -> float:
+    """The 0-100 strength control."""
+    return _flag(check_strength, _number(text), flag=True)
 
 
 def tile(text: str) -> int | None:
@@ -44,51 +65,24 @@ def tile(text: str) -> int | None:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not 'auto' or a whole number") from None
-    if value != 0 and value < 64:
-        raise argparse.ArgumentTypeError(f"{value} is too small (0 = whole image, or 64 and up)")
-    return value
+    return _flag(check_tile, value, flag=True)
 
 
 def iterations(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 100)")
-    return value
+    return _flag(check_iterations, _number(text, whole=True), flag=True)
 
 
 def quality(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 100)")
-    return value
+    return _flag(check_quality, _number(text, whole=True), flag=True)
 
 
 def megapixels(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"'{text}' must be a positive, finite number of megapixels")
-    if value > MAX_MEGAPIXELS:
-        raise argparse.ArgumentTypeError(f"{value:g} is too large (at most {MAX_MEGAPIXELS:g} megapixels)")
-    return int(value * 1_000_000)
+    """The --max-megapixels limit, in pixels."""
+    return _flag(check_megapixels, _number(text), shown=text)
 
 
 def kernel_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not MIN_KERNEL_SIZE <= value <= MAX_KERNEL_SIZE:
-        raise argparse.ArgumentTypeError(f"{value} is out of range ({MIN_KERNEL_SIZE} to {MAX_KERNEL_SIZE} px)")
-    return value
+    return _flag(check_kernel_size, _number(text, whole=True), flag=True)
 
 
 def add_verbose_option(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +97,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders of folder inputs")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's)")
     parser.add_argument("--quality", type=quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="PNG/TIFF bit depth (default: the input's)")
+    parser.add_argument("--bit-depth", type=int, choices=BIT_DEPTHS, help="PNG/TIFF bit depth (default: the input's)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files, the input included")
     parser.add_argument("--max-megapixels", type=megapixels, default=200_000_000, metavar="MP",
                         help="refuse larger images (decompression-bomb guard, default 200)")

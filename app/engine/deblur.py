@@ -27,7 +27,6 @@ Strength (0..100) maps onto the result like this:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
@@ -36,11 +35,13 @@ import numpy as np
 
 from app.algorithms.dpir import DpirSettings, dpir_deconvolve
 from app.algorithms.wiener import default_balance, wiener_deconvolve
-from app.engine.strength import DEFAULT_STRENGTH, MAX_NOISE_LEVEL, validate_strength
+from app.engine.strength import DEFAULT_STRENGTH
 from app.engine.oom import run_tiled
 from app.engine.tiling import TileRegion, plan_tiles
 from app.errors import PhotomendError
 from app.physics.kernels import as_kernel, check_kernel_fits
+from app.validation import (MAX_NOISE_LEVEL, check_balance, check_iterations, check_noise_level, check_strength,
+                            check_tile)
 from models import DEFAULT_MODEL as DEFAULT_MODELS
 
 if TYPE_CHECKING:
@@ -48,8 +49,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = DEFAULT_MODELS["deblur"]  # the prior of 'deep'
 METHODS = ("deep", "wiener")
-DEFAULT_ITERATIONS = 8
-MAX_ITERATIONS = 100
+DEFAULT_ITERATIONS = 8  # the range is app.validation.MIN_ITERATIONS..MAX_ITERATIONS
 # Lowest automatic noise level for deblurring (0-255). Real photos carry JPEG and demosaicing
 # errors that white-noise estimators do not see but deconvolution amplifies like noise. The
 # shipped sample (motion:21,30, true sigma 1.5, JPEG q95) reads 0.37, and deep deblurring at
@@ -206,20 +206,18 @@ class Deblurrer:
         kernel = as_kernel(kernel, "blur kernel")
         check_kernel_fits(kernel, image.shape)
         try:
-            strength = validate_strength(float(strength))
-            balance = None if balance is None else float(balance)
+            strength = check_strength(strength)
+            if balance is not None:
+                float(balance)  # only whether it is a number; its range is checked below
         except (TypeError, ValueError):
             raise PhotomendError(f"strength {strength!r} and balance {balance!r} must be numbers") from None
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or not 1 <= iterations <= MAX_ITERATIONS:
-            raise PhotomendError(f"iterations {iterations!r} is out of range (use 1 to {MAX_ITERATIONS})")
-        if balance is not None and not (math.isfinite(balance) and balance >= 0):
-            raise PhotomendError(f"balance {balance!r} must be a finite number >= 0")
-        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0 or 0 < tile < 64):
-            raise PhotomendError(f"tile size {tile!r} is invalid (use 0 for the whole image, or >= 64)")
+        check_iterations(iterations)
+        if balance is not None:
+            balance = check_balance(balance)
+        if tile is not None:
+            check_tile(tile)
         if noise_level is not None:
-            level = float(noise_level)
-            if not (math.isfinite(level) and 0.0 <= level <= MAX_NOISE_LEVEL):
-                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to {MAX_NOISE_LEVEL:g}, or auto)")
+            level = check_noise_level(noise_level)
         if strength == 0:  # nothing to do: not even the noise estimate
             return DeblurResult(
                 pixels=image.copy(),

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.engine.auto_level import LevelChoice, choose_level
 from app.engine.device import resolve_device
-from app.engine.finish import finish, validate_amount
+from app.engine.finish import finish
 from app.engine.memory import auto_tile_size
 from app.engine.runner import ModelRunner
 from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, blend_for_strength, sigma_for_strength, strength_factor
@@ -22,6 +22,7 @@ from app.engine.oom import run_tiled
 from app.engine.tiling import TileFunction, TileRegion
 from app.errors import PhotomendError, UsageError
 from app.noise.estimate import TooSmallToMeasure, estimate_noise
+from app.validation import NOISE_SCALE, check_amount, check_noise_level, check_tile
 from models import DEFAULT_MODEL as DEFAULT_MODELS
 from models import ModelDescriptor
 
@@ -128,7 +129,7 @@ class Denoiser:
         own output, which is what published-quality benchmarks measure; RestoreSettings carries
         the defaults a photographer gets.
         """
-        finishing = (validate_amount("detail", detail), validate_amount("colour noise", colour_noise))
+        finishing = (check_amount("detail", detail), check_amount("colour noise", colour_noise))
         started = time.perf_counter()
         messages: list[str] = []
         if self.model.blind:
@@ -144,9 +145,8 @@ class Denoiser:
                 if estimate.noise_map is not None and estimate.sigma > 0:
                     noise_map = estimate.noise_map * (base_sigma / estimate.sigma)  # its RMS: the chosen level
         else:
-            if not 0.0 <= noise_level <= 255.0:
-                raise PhotomendError(f"noise level {noise_level} is out of range (use 0 to {levels.maximum:g}, or auto)")
-            base_sigma = float(noise_level)
+            # Code may ask for any level on the 0-255 scale; the message offers the model's own maximum.
+            base_sigma = check_noise_level(noise_level, upper=NOISE_SCALE, advertised=levels.maximum)
         sigma = sigma_for_strength(base_sigma, strength)
         tile_side = self._tile_side(tile)
         if strength == 0 or sigma == 0:  # nothing to remove: the model would only cost detail
@@ -180,9 +180,7 @@ class Denoiser:
         if tile is None:
             return auto_tile_size(self.device, self.precision, margin=self.model.tile_margin,
                                   bytes_per_pixel=self.model.memory_per_pixel(self.precision))
-        if int(tile) < 0 or 0 < int(tile) < 64:
-            raise PhotomendError(f"tile size {tile} is invalid (use 0 for the whole image, or >= 64)")
-        return int(tile)
+        return check_tile(tile)
 
     def _denoise_blind(self, rgb, noise_level, strength, tile, finishing, progress, cancelled,
                        started: float) -> DenoiseResult:

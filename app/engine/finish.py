@@ -24,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.errors import UsageError
+from app.validation import check_amount
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 DETAIL_SIGMA = 1.0  # Gaussian that splits the residual: the band above it is the fine texture
@@ -41,14 +41,6 @@ DEFAULT_DETAIL = 30.0
 DEFAULT_COLOUR_NOISE = 60.0
 
 
-def validate_amount(name: str, value: float) -> float:
-    """A 0-100 setting as a float; anything else is a usage error naming the control."""
-    amount = float(value)
-    if not 0.0 <= amount <= 100.0:
-        raise UsageError(f"{name} {value:g} is out of range (use 0 to 100)")
-    return amount
-
-
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of an HxWx3 image (HxW float32)."""
     return np.ascontiguousarray(rgb, dtype=np.float32) @ LUMA_WEIGHTS
@@ -62,7 +54,7 @@ def give_back_detail(noisy: np.ndarray, denoised: np.ndarray, detail: float) -> 
     because that band is mostly noise: a linear slider would spend its upper half on grain no
     one wants, the square gives the useful 0-25 % of the band most of its travel (30 -> 9 %).
     """
-    amount = validate_amount("detail", detail)
+    amount = check_amount("detail", detail)
     if amount == 0.0:
         return denoised
     residual = luma(noisy) - luma(denoised)
@@ -99,7 +91,7 @@ def smooth_colour_noise(denoised: np.ndarray, colour_noise: float) -> np.ndarray
     Why radius rather than a blend of "off" and "full": the mottling is low-frequency, and a
     wider window removes it where a half-strength blend only halves it.
     """
-    amount = validate_amount("colour noise", colour_noise)
+    amount = check_amount("colour noise", colour_noise)
     if amount == 0.0:
         return denoised
     image = np.ascontiguousarray(denoised, dtype=np.float32)

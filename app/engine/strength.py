@@ -1,4 +1,4 @@
-"""The one "strength" control, 0..100, for both kinds of model.
+"""The one "strength" control, 0..100 (checked by app.validation), for both kinds of model.
 
 Noise-map models (FFDNet, DRUNet) smooth more as their level input grows, so scaling the level
 is a natural, monotonic strength: ``level_used = level_auto * strength / DEFAULT_STRENGTH``.
@@ -17,37 +17,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.errors import PhotomendError
+from app.validation import MAX_NOISE_LEVEL  # noqa: F401 - still importable from here (app.pipeline.previews)
+from app.validation import MAX_STRENGTH, check_strength
 
 DEFAULT_STRENGTH = 50.0
-MAX_NOISE_LEVEL = 75.0  # the range a user may set (0-255 scale): the built-in model's trained range
 MAX_SIGMA = 130.0  # FFDNet was trained to 75 but still smooths monotonically beyond; heavy real noise needs it
 MAX_BLIND_WEIGHT = 1.5
 
 
-def validate_strength(strength: float) -> float:
-    if not 0.0 <= float(strength) <= 100.0:
-        raise PhotomendError(f"strength {strength} is out of range (use 0 to 100)")
-    return float(strength)
-
-
 def sigma_for_strength(sigma: float, strength: float) -> float:
     """Noise level (0-255 scale) handed to the model for a strength setting."""
-    factor = validate_strength(strength) / DEFAULT_STRENGTH
+    factor = check_strength(strength) / DEFAULT_STRENGTH
     return min(MAX_SIGMA, max(0.0, sigma) * factor)
 
 
 def strength_factor(strength: float) -> float:
     """Multiplier applied to a noise map for the same strength mapping."""
-    return validate_strength(strength) / DEFAULT_STRENGTH
+    return check_strength(strength) / DEFAULT_STRENGTH
 
 
 def blind_weight(strength: float) -> float:
     """How much of a blind model's change is applied: 0 at 0, 1 at the default, 1.5 at 100."""
-    strength = validate_strength(strength)
+    strength = check_strength(strength)
     if strength <= DEFAULT_STRENGTH:
         return strength / DEFAULT_STRENGTH
-    return 1.0 + (MAX_BLIND_WEIGHT - 1.0) * (strength - DEFAULT_STRENGTH) / (100.0 - DEFAULT_STRENGTH)
+    return 1.0 + (MAX_BLIND_WEIGHT - 1.0) * (strength - DEFAULT_STRENGTH) / (MAX_STRENGTH - DEFAULT_STRENGTH)
 
 
 def blend_for_strength(photo: np.ndarray, output: np.ndarray, strength: float) -> np.ndarray:

@@ -35,6 +35,7 @@ from app.io.reader import SUPPORTED_EXTENSIONS, probe_photo
 from app.pipeline.inputs import SkippedInput, WorkItem, expand_inputs, skip_reason
 from app.pipeline.operations import OPERATIONS, RestoreSettings
 from app.pipeline.process_file import FileOutcome, OutputOptions
+from app.validation import check_bit_depth, check_quality
 
 QUEUED, RUNNING, DONE, FAILED, SKIPPED, CANCELLED = "Queued", "Running", "Done", "Failed", "Skipped", "Cancelled"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, SKIPPED, CANCELLED)
@@ -42,7 +43,6 @@ FINISHED = (DONE, FAILED, SKIPPED, CANCELLED)
 QUEUE_VERSION = 1
 PATTERN_FIELDS = ("stem", "operation")
 DEFAULT_PATTERN = "{stem}_restored"
-BIT_DEPTHS = (None, 8, 16)
 MTIME_SLACK_S = 2.0  # FAT and some network shares store modification times to 2 s
 MIN_OWN_PROGRESS = 0.05  # below this a running photo's own progress is too noisy to extrapolate
 
@@ -117,10 +117,8 @@ class BatchPreset:
                 extension_for_format(self.format)
             except PhotomendError as error:
                 raise UsageError(str(error)) from None
-        if self.bit_depth not in BIT_DEPTHS:
-            raise UsageError(f"bit depth {self.bit_depth}: use 8 or 16")
-        if not 1 <= self.quality <= 100:
-            raise UsageError(f"quality {self.quality}: use 1 to 100")
+        check_bit_depth(self.bit_depth)
+        check_quality(self.quality)
         if self.settings.operation not in OPERATIONS:
             raise UsageError(f"unknown operation '{self.settings.operation}'")
 
