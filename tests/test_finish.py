@@ -204,7 +204,7 @@ def test_settings_carry_the_controls_and_older_queue_files_still_load(denoiser: 
 
 
 def test_the_window_preview_of_a_region_is_what_the_full_run_gives_there(denoiser: Denoiser):
-    from app.gui.tasks import restore_region
+    from app.pipeline.previews import restore_region
 
     noisy, _clean = _pair(0)
     settings = RestoreSettings(device="cpu", tile=0, noise_level=33, detail=60, colour_noise=90)

@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
 
 from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
-from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.errors import PhotomendError
 from app.gui.models_dialog import BLIND_STRENGTH_TIP, BLIND_TIP, NO_KERNEL_TIP, ModelChoice, model_choices
-from app.gui.tasks import CONFIDENCE_MEANING, EstimatedKernel, RestoreSettings
-from app.physics.kernel_preview import kernel_preview
+from app.pipeline.kernels import CONFIDENCE_MEANING, EstimatedKernel, kernel_preview
+from app.pipeline.operations import RestoreSettings
+from app.pipeline.previews import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL, MAX_NOISE_LEVEL
 from models import DEFAULT_MODEL
 
 TILE_CHOICES = [("Auto", None), ("256", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("None (whole image)", 0)]
@@ -228,7 +228,7 @@ class ControlPanel(QWidget):
         self.noise_auto = QCheckBox("Auto")
         self.noise_auto.setChecked(True)
         self.noise_level = QDoubleSpinBox()
-        self.noise_level.setRange(0, 75)
+        self.noise_level.setRange(0, MAX_NOISE_LEVEL)
         self.noise_level.setDecimals(1)
         self.noise_level.setKeyboardTracking(False)
         self.noise_level.setEnabled(False)
@@ -488,7 +488,7 @@ class ControlPanel(QWidget):
 
     def kernel_description(self, brief: bool = False) -> str:
         """The chosen kernel in plain words, for status messages; ``brief``: for history steps (no confidence)."""
-        from app.physics.kernels import describe_kernel_spec
+        from app.pipeline.kernels import describe_kernel_spec
 
         spec = self.kernel_spec()
         if self.kernel_type.currentData() == "auto":
@@ -501,7 +501,7 @@ class ControlPanel(QWidget):
         return describe_kernel_spec(spec) if spec else "no kernel file chosen"
 
     def update_kernel_preview(self) -> None:
-        from app.physics.kernels import kernel_from_spec
+        from app.pipeline.kernels import kernel_from_spec
 
         if self.learned_deblur():
             self.kernel_label.setPixmap(QPixmap())

@@ -37,19 +37,15 @@ from app.gui.history import History
 from app.gui.models_dialog import ModelDownloads, ModelsDialog
 from app.gui.qt_images import to_qimage
 from app.gui.resources import blurred_sample_path, icon, sample_photo_path
+from app.gui.settings_paths import kernel_cache_dir
 from app.gui.settings_store import SettingsStore
-from app.gui.tasks import (
-    EngineCache,
-    EstimatedKernel,
-    Job,
-    RestoreSettings,
-    estimate_kernel_for_photo,
-    restore_region,
-    restore_with_settings,
-)
+from app.gui.tasks import Job
 from app.gui.worker import WorkerClient
 from app.errors import PhotomendError
-from app.io.photo import Photo
+from app.pipeline.kernels import EstimatedKernel, estimate_kernel_for_photo
+from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+from app.pipeline.photos import Photo, export_result, measure_noise, open_photo
+from app.pipeline.previews import restore_region
 
 OPEN_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
 MAX_RECENT = 8
@@ -338,10 +334,8 @@ class MainWindow(QMainWindow):
             return
 
         def run(job: Job):
-            from app.io.reader import read_photo
-
-            before = read_photo(original)
-            after = read_photo(result)
+            before = open_photo(original)
+            after = open_photo(result)
             if after.pixels.shape != before.pixels.shape:
                 raise PhotomendError(f"{result}: size differs from the original {original}")
             return before, to_qimage(before.pixels), after.pixels
@@ -368,9 +362,7 @@ class MainWindow(QMainWindow):
         max_pixels = max(1, self.settings.value("files/max_megapixels", 200, type=int)) * 1_000_000
 
         def run(job: Job):
-            from app.io.reader import read_photo
-
-            photo = read_photo(path, max_pixels=max_pixels)
+            photo = open_photo(path, max_pixels=max_pixels)
             return photo, to_qimage(photo.pixels)
 
         self.worker.submit("open", run, on_done=lambda result: self._on_opened(path, *result),
@@ -470,15 +462,13 @@ class MainWindow(QMainWindow):
         quality = self._jpeg_quality_of(pixels)
 
         def run(job: Job):
-            from app.noise.estimate import TooSmallToMeasure, estimate_noise
-
             try:
                 if operation == "deblur":
-                    return estimate_noise(pixels).sigma, None
+                    return measure_noise(pixels), None  # None: too small to measure
                 choice = self.engines.denoiser(settings).choose_level(pixels, jpeg_quality=quality,
                                                                       cancelled=job.cancel.is_set)
                 return choice.sigma, choice.reason
-            except (TooSmallToMeasure, PhotomendError):
+            except PhotomendError:  # the model's level: too small to measure is a PhotomendError
                 return None, None
 
         def done(measured: tuple[float | None, str | None]) -> None:
@@ -730,7 +720,7 @@ class MainWindow(QMainWindow):
         self.panel.set_running(True, "estimating the blur: %p%")
 
         def run(job: Job):
-            return estimate_kernel_for_photo(pixels, job.report, job.cancel.is_set)
+            return estimate_kernel_for_photo(pixels, job.report, job.cancel.is_set, folder=kernel_cache_dir())
 
         def done(estimate: EstimatedKernel) -> None:
             self._end_job()
@@ -825,10 +815,8 @@ class MainWindow(QMainWindow):
             photo.exif = None
 
         def run(job: Job):
-            from app.io.writer import write_photo
-
-            return write_photo(photo, path, format=options.format, quality=options.quality,
-                               bit_depth=options.bit_depth, overwrite=replace)
+            return export_result(photo, path, format=options.format, quality=options.quality,
+                                 bit_depth=options.bit_depth, overwrite=replace)
 
         def done(written: Path) -> None:
             self.last_export = Path(written)
