@@ -148,7 +148,7 @@ def run_photomend(denoiser: object, noisy: np.ndarray, sigma: float | None) -> t
     out = np.asarray(result.pixels, dtype=np.float32)
     if grey:
         out = out.mean(axis=2)
-    used = result.estimate.sigma if result.estimate is not None else result.sigma
+    used = result.choice.sigma if result.choice is not None else result.sigma
     return out, float(used)
 
 
@@ -497,9 +497,9 @@ def write_report(
         "- Grey input to Photomend: a grey image copied into three channels carries the *same* noise in every "
         "channel, while the colour model was trained on independent noise per channel, so at the true level it "
         "removes far too little (27.5 / 23.4 / 17.9 dB on Set12 before the fix). The engine therefore detects "
-        "grey photos and hands the model 1.6 x their level (`GREY_LEVEL_FACTOR` in `app/engine/denoise.py`; "
+        "grey photos and hands the model 1.6 x their level (`GREY_LEVEL_FACTOR` in `models/ffdnet/__init__.py`, the model's descriptor; "
         "1.4-1.9 tried, 1.6 best at every sigma). The colour model's level is also scaled by 0.975 "
-        "(`level_scale` in `models/ffdnet/__init__.py`), where these weights peak on AWGN.",
+        "(`LEVEL_SCALE` in `models/ffdnet/__init__.py`), where these weights peak on AWGN.",
         "- Reference FFDNet: `ffdnet.run(img, sigma/255, normalization=1.0)` from the `ffdnet` package (IPOL "
         "implementation and weights; RGB model for colour, grey model for HxWx1), output clipped. Its time "
         "includes rebuilding the network and reading the weights on every call, as `ffdnet.run` does.",

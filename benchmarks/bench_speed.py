@@ -209,8 +209,9 @@ def main() -> int:
     record("reference ffdnet.run (whole image)", out, seconds)
     del out
 
-    tile = auto_tile_size(torch.device("cpu"), "fp32")
     fp32 = Denoiser(device="cpu", precision="fp32")
+    tile = auto_tile_size(torch.device("cpu"), "fp32", margin=fp32.model.tile_margin,
+                          bytes_per_pixel=fp32.model.memory_per_pixel("fp32"))
     warm = np.ascontiguousarray(noisy[:96, :96])
     _, prep = timed(lambda: fp32.denoise(warm, noise_level=SIGMA, tile=0).pixels)  # trace + fuse, once per process
     out, seconds = timed(lambda: fp32.denoise(noisy, noise_level=SIGMA).pixels)
@@ -225,7 +226,8 @@ def main() -> int:
         _, prep = timed(lambda: fast.denoise(warm, noise_level=SIGMA, tile=0).pixels)
         notes.append(f"{precision} preparation (calibration/quantization, once per process, not in the times): {prep:.2f} s")
         out, seconds = timed(lambda: fast.denoise(noisy, noise_level=SIGMA).pixels)
-        fast_tile = auto_tile_size(torch.device("cpu"), precision)
+        fast_tile = auto_tile_size(torch.device("cpu"), precision, margin=fast.model.tile_margin,
+                                   bytes_per_pixel=fast.model.memory_per_pixel(precision))
         record(f"Photomend {precision} (auto tile)", out, seconds, f"tile {fast_tile}")
         del out
         out, seconds = timed(lambda: fast.denoise(noisy, noise_level=SIGMA, tile=0).pixels)
