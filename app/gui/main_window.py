@@ -42,6 +42,7 @@ from app.gui.settings_store import SettingsStore
 from app.gui.tasks import Job
 from app.gui.worker import WorkerClient
 from app.errors import PhotomendError
+from models import DEFAULT_MODEL
 from app.pipeline.kernels import EstimatedKernel, estimate_kernel_for_photo
 from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
 from app.pipeline.photos import Photo, export_result, measure_noise, open_photo
@@ -684,6 +685,9 @@ class MainWindow(QMainWindow):
             return f"{name} with {choice.title if choice else settings.model} (strength {settings.strength:g})"
         if settings.operation == "deblur":
             return f"{name}: {self.panel.kernel_description(brief=True)} (strength {settings.strength:g})"
+        if settings.model != DEFAULT_MODEL["denoise"]:  # which model made this step, in History and the status bar
+            choice = self.panel.model_combo.current_choice()
+            return f"{name} with {choice.title if choice else settings.model} (strength {settings.strength:g})"
         return f"{name} (strength {settings.strength:g})"
 
     def _no_kernel_text(self) -> str:

@@ -318,6 +318,8 @@ class ModelDownloads(QObject):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         name = self._finish()
+        # In the window the way out is the Models dialog's Import..., not a command line.
+        message = message.replace("use `photomend models import FILE`", "import it with Tools > Models > Import...")
         self.failed.emit(name, f"Could not download {self._title}: {message}")
 
     @Slot()
