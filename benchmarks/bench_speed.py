@@ -273,7 +273,8 @@ def main() -> int:
         f"from float32 at sigma {SIGMA}.",
         "",
         f"Probe, one 1x96x1024x1024 3x3 convolution (best of 3): **fp32 channels_last {probe['fp32']:.1f} GFLOP/s**; "
-        f"bf16 autocast {probe['bf16']:.1f} GFLOP/s (no native bf16 here, so bf16 is not offered); "
+        f"bf16 autocast {probe['bf16']:.1f} GFLOP/s ("
+        + ("native bf16: offered" if "bf16" in precisions else "no native bf16 here, so bf16 is not offered") + "); "
         + (f"fbgemm int8 {probe['int8']:.1f} GOP/s." if "int8" in probe else "no int8 kernels."),
         "",
         "| run | seconds | MP/s | x reference | GFLOP/s | fraction of fp32 probe | PSNR vs clean (dB) | dB vs our fp32 |",
