@@ -34,6 +34,9 @@ from typing import Literal, Mapping
 
 from models.descriptor import Conditioning, Task
 
+WEIGHTS_CAVEAT = " (architecture code; weights' licence unknown)"
+"""Appended to a file's licence when only its architecture's code licence is known."""
+
 Tiling = Literal["exact", "approximate"]
 
 

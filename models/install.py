@@ -197,9 +197,9 @@ def _read_source(source: Path) -> bytes:
 def _describe(source: Path, name: str, task: str | None) -> ModelDescriptor:
     """The adapter's verdict on the file: refusals (code in pickles, TorchScript, unknown or
     super-resolution architectures) propagate as its own one-line ModelFileError."""
-    from models.spandrel_adapter import describe_file
+    from models.library import spandrel_adapter
 
-    return describe_file(source, name=name, task=task, source=str(source))
+    return spandrel_adapter().describe_file(source, name=name, task=task, source=str(source))
 
 
 def _write_copy(record: ImportedModel, data: bytes) -> None:

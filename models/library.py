@@ -102,9 +102,7 @@ def _load_entry(entry: CatalogueEntry) -> ModelDescriptor:
             f"model '{entry.name}' is not installed ({entry.size_text}): run `photomend models download {entry.name}`"
             " or choose it in the window's Models dialog")
     _check_hash(path, entry.sha256, f"photomend models download {entry.name}")
-    from models.spandrel_adapter import describe_file
-
-    return describe_file(path, name=entry.name, title=entry.title, task=entry.task, licence=entry.licence,
+    return spandrel_adapter().describe_file(path, name=entry.name, title=entry.title, task=entry.task, licence=entry.licence,
                          credit=entry.credit, source=entry.urls[0] if entry.urls else entry.filename)
 
 
@@ -112,16 +110,26 @@ def _load_imported(model: ImportedModel) -> ModelDescriptor:
     if not model.path.is_file():
         raise ModelNotInstalled(f"imported model '{model.name}' is missing its file {model.path}: import it again")
     _check_hash(model.path, model.sha256, f"photomend models import FILE --name {model.name}")
-    from models.spandrel_adapter import describe_file
-
-    return describe_file(model.path, name=model.name, task=model.task, licence=model.licence,
+    return spandrel_adapter().describe_file(model.path, name=model.name, task=model.task, licence=model.licence,
                          source=model.imported_from)
 
 
 def _load_file(path: Path) -> ModelDescriptor:
-    from models.spandrel_adapter import describe_file
+    return spandrel_adapter().describe_file(path, source=str(path))
 
-    return describe_file(path, source=str(path))
+
+def spandrel_adapter():
+    """The model-file loader (models/spandrel_adapter.py), or one clear line where spandrel is missing.
+
+    Only model files need it: the built-in FFDNet runs without spandrel and torchvision, so a
+    minimal installation or bundle can leave them out.
+    """
+    try:
+        from models import spandrel_adapter as adapter
+    except ImportError as error:
+        raise ModelWeightsError(f"model files need spandrel and torchvision, which this installation lacks "
+                                f"({error}); install them: pip install spandrel==0.4.2 torchvision") from error
+    return adapter
 
 
 def _check_hash(path: Path, expected: str, fix: str) -> None:

@@ -33,13 +33,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from models import ffdnet
-from models.architectures import ArchitectureFacts, facts_for, known_architectures
+from models.architectures import WEIGHTS_CAVEAT, ArchitectureFacts, facts_for, known_architectures
 from models.descriptor import TASKS, Forward, LevelRange, ModelDescriptor, SizeRequirements
 from models.errors import ModelWeightsError
 from models.ffdnet.arch import FFDNet
 
 SUFFIXES = (".pth", ".ckpt", ".pt", ".safetensors")
-WEIGHTS_CAVEAT = " (architecture code; weights' licence unknown)"
 # spandrel's own default for FFDNet-like models (15/255); only spandrel users see it, our engine
 # always passes the level.
 SPANDREL_DEFAULT_LEVEL = 15 / 255

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import http.server
 import threading
 from dataclasses import replace
@@ -446,3 +447,34 @@ def test_importing_a_catalogue_file_fetched_elsewhere_installs_that_model(tmp_pa
     assert main(["models", "list"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny-nafnet"))
     assert " yes " in row and "catalogue" in row
+
+
+_WITHOUT_SPANDREL = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("spandrel", "torchvision"):
+            raise ImportError(f"No module named {name!r}")
+sys.meta_path.insert(0, Block())
+from app.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_spandrel_the_built_in_model_works_and_model_files_say_what_is_missing(tmp_path: Path, photo: Path):
+    """A minimal install or bundle may leave spandrel and torchvision out: only model files need them."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "PHOTOMEND_MODELS_DIR": str(tmp_path / "models"), "PHOTOMEND_LOG_DIR": str(tmp_path / "logs")}
+    run = lambda *args: subprocess.run([sys.executable, "-c", _WITHOUT_SPANDREL, *args], cwd=tmp_path, env=env,
+                                       capture_output=True, text=True, timeout=300)  # noqa: E731
+    built_in = run("denoise", str(photo), "-o", str(tmp_path / "a.png"))
+    assert built_in.returncode == 0, built_in.stderr
+    assert (tmp_path / "a.png").is_file()
+    model_file = _ffdnet_file(tmp_path)
+    refused = run("denoise", str(photo), "-o", str(tmp_path / "b.png"), "--model", str(model_file))
+    assert refused.returncode == 1
+    assert "model files need spandrel and torchvision" in refused.stderr and refused.stderr.count("\n") == 1
+    assert not (tmp_path / "b.png").exists()

@@ -69,7 +69,7 @@ class ModelChoice:
 def short_licence(licence: str) -> str:
     """A licence that fits a selector row; the restriction or the doubt stays visible."""
     from models.install import is_non_commercial
-    from models.spandrel_adapter import WEIGHTS_CAVEAT
+    from models.architectures import WEIGHTS_CAVEAT
 
     if is_non_commercial(licence):
         return f"{licence.replace(WEIGHTS_CAVEAT, '')}, NON-COMMERCIAL"
