@@ -38,20 +38,61 @@ class ModelListing:
     installed: bool
     origin: str  # "built in", "catalogue", "imported"
     good_for: str
+    blind: bool = False  # measures the noise (or the blur) itself: no noise-level input
+
+    @property
+    def label(self) -> str:
+        """A selector row's text: title, licence and size, a download marked as such."""
+        licence = short_licence(self.licence)
+        if not self.installed:
+            return f"{self.title} · {licence} (download, {self.size_text})"
+        return f"{self.title} · {licence} · {self.size_text}"
+
+
+def size_text(size: int) -> str:
+    """Megabytes, as the catalogue writes them; a small file is not shown as "0 MB"."""
+    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
+
+
+def short_licence(licence: str) -> str:
+    """A licence that fits a row; a non-commercial restriction or a doubt about the weights stays visible."""
+    from models.architectures import WEIGHTS_CAVEAT
+    from models.install import is_non_commercial
+
+    if is_non_commercial(licence):
+        return f"{licence.replace(WEIGHTS_CAVEAT, '')}, NON-COMMERCIAL"
+    if licence.endswith(WEIGHTS_CAVEAT) or not licence or licence == "unknown":
+        return "licence unknown"
+    return licence
 
 
 _LOADED: dict[tuple, ModelDescriptor] = {}
 _LOCK = threading.Lock()
 
 
-def listings() -> list[ModelListing]:
-    """The catalogue (installed or not) followed by imported models."""
+def listings(task: str | None = None) -> list[ModelListing]:
+    """The catalogue (installed or not), then imported models; only those that serve ``task`` if given.
+
+    Read from the catalogue and the store only (no model is loaded), so listing is instant.
+    A noise-level denoiser also serves deblurring, as the prior of the deep method.
+    """
+    from models.architectures import facts_for
+    from models.catalogue import entries_for
+
+    def blind(architecture: str) -> bool:
+        return facts_for(architecture).conditioning == "blind"
+
+    entries = CATALOGUE if task is None else entries_for(task)
     rows = [ModelListing(e.name, e.title, e.task, e.licence, e.size_text, is_installed(e),
-                         "built in" if e.builtin else "catalogue", e.good_for) for e in CATALOGUE]
+                         "built in" if e.builtin else "catalogue", e.good_for, blind(e.architecture)) for e in entries]
     for model in imported_models().values():
-        rows.append(ModelListing(model.name, model.name, model.task, model.licence,
-                                 f"{model.size / 1e6:.0f} MB", model.path.is_file(), "imported",
-                                 f"imported from {model.imported_from}"))
+        serves = task is None or model.task == task or (
+            task == "deblur" and model.task == "denoise" and not blind(model.architecture))
+        if serves:
+            rows.append(ModelListing(model.name, model.name, model.task, model.licence, size_text(model.size),
+                                     model.path.is_file(), "imported",
+                                     f"an imported {model.architecture} model, from {model.imported_from}",
+                                     blind(model.architecture)))
     return rows
 
 

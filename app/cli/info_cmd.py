@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import platform
 import sys
-from importlib import metadata
-
-import torch
 
 from app import __version__
-from app.engine.device import available_devices, supported_precisions
+from app.versions import version_lines
 from models import ModelListing, find_entry, listings, load_model
 from models.store import catalogue_path
 from models.errors import ModelWeightsError
 
 
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def info_lines() -> list[str]:
     """Everything `info` prints, as lines (the About box shows the same facts)."""
-    lines = [
-        f"Photomend {__version__}",
-        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
-        f"torch {torch.__version__}, numpy {_version('numpy')}, opencv {_version('opencv-python-headless')}, "
-        f"Pillow {_version('pillow')}, PySide6 {_version('PySide6-Essentials')}",
-        "Devices:",
-    ]
-    for device in available_devices():
-        precisions = ", ".join(supported_precisions(torch.device(device.key)))
-        lines.append(f"  {device.key:8s} {device.name}  (precision: {precisions})")
+    lines = [f"Photomend {__version__}", *version_lines()]
     lines.append("Models:")
     lines += [f"  {row.name:18s} {row.title} [{row.task}, {row.licence}] {_model_state(row)}" for row in listings()]
     return lines

@@ -87,7 +87,7 @@ def fail(error: BaseException) -> int:
 
 
 def run_list(stream: TextIO | None = None) -> int:
-    from models.library import listings
+    from models.library import listings, short_licence
 
     stream = stream or sys.stdout
     rows = [("NAME", "TASK", "LICENCE", "SIZE", "INSTALLED", "ORIGIN", "GOOD FOR")]
@@ -100,16 +100,6 @@ def run_list(stream: TextIO | None = None) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row[:6], widths)]
         stream.write("  ".join([*cells, shorten(row[6], room)]).rstrip() + "\n")
     return EXIT_OK
-
-
-def short_licence(licence: str) -> str:
-    """The licence's name without its caveat; a non-commercial restriction always stays visible."""
-    from models.install import is_non_commercial
-
-    short = licence.split(" (")[0] or "unknown"
-    if is_non_commercial(licence) and not is_non_commercial(short):
-        short += " (NC)"
-    return short
 
 
 def _installed_text(row) -> str:
@@ -379,4 +369,4 @@ def descriptor_lines(descriptor: ModelDescriptor) -> list[str]:
             _field("precisions", precisions)]
 
 
-__all__ = ["DownloadProgress", "add_models_parser", "descriptor_lines", "run_models", "short_licence"]
+__all__ = ["DownloadProgress", "add_models_parser", "descriptor_lines", "run_models"]

@@ -10,39 +10,11 @@ from __future__ import annotations
 import html
 
 from app import __version__
+from app.versions import version_lines
 
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def _version(distribution: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def version_lines() -> list[str]:
-    """Versions and devices, as `photomend info` prints them (its first lines)."""
-    import platform
-
-    import torch
-
-    from app.engine.device import available_devices, supported_precisions
-
-    lines = [
-        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
-        f"torch {torch.__version__}, numpy {_version('numpy')}, opencv {_version('opencv-python-headless')}, "
-        f"Pillow {_version('pillow')}, PySide6 {_version('PySide6-Essentials')}",
-        "Devices:",
-    ]
-    for device in available_devices():
-        precisions = ", ".join(supported_precisions(torch.device(device.key)))
-        lines.append(f"  {device.key:8s} {device.name}  (precision: {precisions})")
-    return lines
 
 
 def model_credits() -> list[str]:

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 from app.engine.device import available_devices, supported_precisions
 from app.engine.device import resolve_device
 from app.errors import PhotomendError
-from app.gui.models_dialog import BLIND_STRENGTH_TIP, BLIND_TIP, NO_KERNEL_TIP, ModelChoice, model_choices
+from app.gui.models_dialog import BLIND_STRENGTH_TIP, BLIND_TIP, NO_KERNEL_TIP
+from models.library import ModelListing, listings
 from app.pipeline.kernels import CONFIDENCE_MEANING, EstimatedKernel, kernel_preview
 from app.pipeline.operations import RestoreSettings
 from app.pipeline.previews import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL, MAX_NOISE_LEVEL
@@ -101,7 +102,7 @@ class ModelSelector(QComboBox):
     def __init__(self, task: str) -> None:
         super().__init__()
         self.task = task
-        self.choices: list[ModelChoice] = []
+        self.choices: list[ModelListing] = []
         self._current = DEFAULT_MODEL.get(task, DEFAULT_MODEL["denoise"])
         # Long rows ("NAFNet SIDD (width 64) · MIT (download, 464 MB)") must not widen the panel;
         # the open list shows them whole.
@@ -114,7 +115,7 @@ class ModelSelector(QComboBox):
     def refresh(self, select: str | None = None) -> None:
         """Re-read the library; keeps the current model (or ``select``) when it is installed."""
         wanted = select or self._current
-        self.choices = model_choices(self.task)
+        self.choices = listings(self.task)
         self.blockSignals(True)
         self.clear()
         for choice in self.choices:
@@ -151,7 +152,7 @@ class ModelSelector(QComboBox):
     def current_model(self) -> str:
         return self._current
 
-    def current_choice(self) -> ModelChoice | None:
+    def current_choice(self) -> ModelListing | None:
         return next((choice for choice in self.choices if choice.name == self._current), None)
 
     def _on_activated(self, index: int) -> None:

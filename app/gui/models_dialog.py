@@ -9,7 +9,6 @@ restore worker stays free for previews), and a failure is one line that says wha
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import CancelledError, PhotomendError
+from models.library import ModelListing, listings, short_licence
 
 MODEL_FILTER = "Model files (*.pth *.pt *.ckpt *.safetensors);;All files (*)"
 TASK_NAMES = {"denoise": "Denoise", "deblur": "Deblur", "dejpeg": "JPEG artefacts"}
@@ -42,83 +42,18 @@ NO_KERNEL_TIP = "This model needs no kernel: it finds and undoes the blur itself
 BLIND_STRENGTH_TIP = "0 = unchanged, 50 = the model's output, 100 = 1.5x its change"
 
 
-# ----- what a selector offers --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelChoice:
-    """One selector row: a catalogue entry (installed or downloadable) or an imported model."""
-
-    name: str
-    title: str
-    task: str
-    licence: str
-    size_text: str
-    installed: bool
-    blind: bool  # measures the noise (or the blur) itself: no noise-level input
-    good_for: str
-    origin: str  # "built in", "catalogue", "imported"
-
-    @property
-    def label(self) -> str:
-        """The row's text: title, licence and size, a download marked as such."""
-        licence = short_licence(self.licence)
-        if not self.installed:
-            return f"{self.title} · {licence} (download, {self.size_text})"
-        return f"{self.title} · {licence} · {self.size_text}"
-
-
-def short_licence(licence: str) -> str:
-    """A licence that fits a selector row; the restriction or the doubt stays visible."""
-    from models.install import is_non_commercial
-    from models.architectures import WEIGHTS_CAVEAT
-
-    if is_non_commercial(licence):
-        return f"{licence.replace(WEIGHTS_CAVEAT, '')}, NON-COMMERCIAL"
-    if licence.endswith(WEIGHTS_CAVEAT) or not licence or licence == "unknown":
-        return "licence unknown"
-    return licence
-
-
+# ----- what a selector offers: models.library.listings(task), one row each ------------------------
 def full_licence(licence: str) -> str:
     from models.install import licence_text
 
     return licence_text(licence)
 
 
-def _blind(architecture: str) -> bool:
-    from models.architectures import facts_for
-
-    return facts_for(architecture).conditioning == "blind"
-
-
-def model_choices(task: str) -> list[ModelChoice]:
-    """The catalogue's rows for an operation, then imported models that serve it.
-
-    Read from the catalogue and the store only (no model is loaded), so filling a selector is instant.
-    """
-    from models.catalogue import entries_for
-    from models.store import imported_models, is_installed
-
-    rows = [ModelChoice(e.name, e.title, e.task, e.licence, e.size_text, is_installed(e), _blind(e.architecture),
-                        e.good_for, "built in" if e.builtin else "catalogue") for e in entries_for(task)]
-    for model in imported_models().values():
-        serves = model.task == task or (task == "deblur" and model.task == "denoise" and not _blind(model.architecture))
-        if serves:
-            rows.append(ModelChoice(model.name, model.name, model.task, model.licence, size_text(model.size),
-                                    model.path.is_file(), _blind(model.architecture),
-                                    f"an imported {model.architecture} model, from {model.imported_from}", "imported"))
-    return rows
-
-
-def size_text(size: int) -> str:
-    """Megabytes, as the catalogue writes them; a small file is not shown as "0 MB"."""
-    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
-
-
-def find_choice(name: str, task: str | None = None) -> ModelChoice | None:
+def find_choice(name: str, task: str | None = None) -> ModelListing | None:
     """The row for ``name`` among the models of ``task`` (all tasks when None)."""
     tasks = [task] if task else ["denoise", "deblur", "dejpeg"]
     for each in tasks:
-        for choice in model_choices(each):
+        for choice in listings(each):
             if choice.name == name:
                 return choice
     return None
@@ -143,7 +78,7 @@ def confirm_download(parent: QWidget, entry: Any) -> bool:
     return box.clickedButton() is download
 
 
-def confirm_delete(parent: QWidget, choice: ModelChoice) -> bool:
+def confirm_delete(parent: QWidget, choice: ModelListing) -> bool:
     """Deleting frees the space; a catalogue model can be downloaded again, an import must be re-imported."""
     again = "It can be downloaded again." if choice.origin == "catalogue" else "Import its file again to use it."
     answer = QMessageBox.question(parent, "Delete model", f"Delete {choice.title} ({choice.size_text})? {again}",
@@ -373,7 +308,7 @@ class ModelsDialog(QDialog):
         self.downloads = downloads
         self._import: _Call | None = None
         self._import_path = Path()
-        self._rows: list[ModelChoice] = []
+        self._rows: list[ModelListing] = []
         self.last_error: str | None = None
         layout = QVBoxLayout(self)
         self.table = self._build_table()
@@ -448,7 +383,7 @@ class ModelsDialog(QDialog):
             self.table.selectRow(0)  # something is always explained below the table
         self._update_buttons()
 
-    def selected(self) -> ModelChoice | None:
+    def selected(self) -> ModelListing | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
         return self._rows[rows[0].row()] if rows and rows[0].row() < len(self._rows) else None
 
@@ -563,25 +498,25 @@ class ModelsDialog(QDialog):
         super().done(result)
 
 
-def _all_choices() -> list[ModelChoice]:
+def _all_choices() -> list[ModelListing]:
     """Every model once: the catalogue in its order, then imports."""
     seen: set[str] = set()
-    rows: list[ModelChoice] = []
+    rows: list[ModelListing] = []
     for task in ("denoise", "deblur", "dejpeg"):
-        for choice in model_choices(task):
+        for choice in listings(task):
             if choice.name not in seen:
                 seen.add(choice.name)
                 rows.append(choice)
     return rows
 
 
-def _task_text(choice: ModelChoice) -> str:
+def _task_text(choice: ModelListing) -> str:
     """A noise-level denoiser also serves Deblur, as the deep method's prior."""
     task = TASK_NAMES.get(choice.task, choice.task)
     return f"{task}; Deblur prior" if choice.task == "denoise" and not choice.blind else task
 
 
-def _details(choice: ModelChoice) -> str:
+def _details(choice: ModelListing) -> str:
     """What a photographer needs to choose: what it is for, its published score, where it is from."""
     from models.catalogue import find_entry
 
