@@ -93,7 +93,11 @@ def _read_pickle(path: Path) -> object:
         raise ModelFileError(f"{path.name}: not a PyTorch weights file Photomend can read safely "
                              f"({_forbidden(error)})") from None
     except Exception as error:  # noqa: BLE001 - corrupt zip, truncated file, wrong format...
-        raise ModelFileError(f"{path.name}: not a readable PyTorch weights file ({_first_line(error)})") from None
+        # The unpickler's own errors on a file that is no pickle at all are a bare KeyError('101') and
+        # the like: say what the file is not rather than quote them.
+        unreadable = isinstance(error, KeyError) or "zip archive" in str(error)  # no pickle / a cut zip
+        cause = "it is damaged, cut short, or not a PyTorch file" if unreadable else _first_line(error)
+        raise ModelFileError(f"{path.name}: not a readable PyTorch weights file ({cause})") from None
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -478,3 +478,13 @@ def test_without_spandrel_the_built_in_model_works_and_model_files_say_what_is_m
     assert refused.returncode == 1
     assert "model files need spandrel and torchvision" in refused.stderr and refused.stderr.count("\n") == 1
     assert not (tmp_path / "b.png").exists()
+
+
+def test_damaged_model_files_are_one_plain_line(tmp_path: Path, capsys):
+    good = _ffdnet_file(tmp_path)
+    (tmp_path / "cut.pth").write_bytes(good.read_bytes()[:500])
+    (tmp_path / "text.pth").write_text("hello\n")
+    for name in ("cut.pth", "text.pth"):
+        assert main(["models", "import", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "damaged, cut short, or not a PyTorch file" in err, err
