@@ -7,9 +7,10 @@ than the photo, so nothing is periodic), as in benchmarks/bench_deblur.py.
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
-from app.algorithms.boundary import PaddedGrid, even_fft_size, smooth_periodic_fill
+from app.algorithms.boundary import PaddedGrid, even_fft_size, from_planes, smooth_periodic_fill, to_planes
 from app.algorithms.dpir import DpirSettings, dihedral, dihedral_inverse, hqs_schedule
 from app.algorithms.wiener import wiener_deconvolve
 from app.engine.deblur import Deblurrer
@@ -91,15 +92,30 @@ def test_masked_solve_converges_to_the_exact_least_squares_solution():
     grid = PaddedGrid.for_image(*observed.shape, kernel)
     prior = grid.embed(observed)
     spectrum = grid.spectrum(prior)
+    data = to_planes(observed)
+    rows, cols = grid.inside
 
-    def objective(x: np.ndarray) -> float:
+    def objective(x) -> float:
         blurred = grid.spatial(grid.spectrum(x) * grid.otf)
-        return float(np.sum((blurred[grid.inside] - observed) ** 2) + 0.01 * np.sum((x - prior) ** 2))
+        return float(((blurred[:, rows, cols] - data) ** 2).sum() + 0.01 * ((x - prior) ** 2).sum())
 
-    values = [objective(grid.masked_solve(observed, 0.01, prior_spectrum=spectrum, steps=s, method="cg")) for s in (0, 5, 40)]
+    values = [objective(grid.masked_solve(data, 0.01, prior_spectrum=spectrum, steps=s, method="cg")) for s in (0, 5, 40)]
     assert values[0] > values[1] > values[2] - 1e-6
-    em = objective(grid.masked_solve(observed, 0.01, prior_spectrum=spectrum, steps=40, method="em"))
+    em = objective(grid.masked_solve(data, 0.01, prior_spectrum=spectrum, steps=40, method="em"))
     assert em < values[0] and abs(em - values[2]) / values[2] < 0.05
+
+
+def test_the_data_step_runs_on_the_grid_device_and_matches_numpy_fft():
+    """Torch FFTs on the grid's device give numpy's spectra (the data step never leaves the device)."""
+    rng = np.random.default_rng(2)
+    kernel = as_kernel(rng.random((5, 5)))
+    grid = PaddedGrid.for_image(30, 44, kernel)
+    planes = to_planes(rng.random((*grid.shape, 3)).astype(np.float32))
+    spectrum = grid.spectrum(planes)
+    assert spectrum.device == grid.device and spectrum.dtype == torch.complex64
+    reference = np.fft.rfft2(from_planes(planes), axes=(0, 1))
+    np.testing.assert_allclose(from_planes(spectrum.abs()), np.abs(reference), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(from_planes(grid.spatial(spectrum)), from_planes(planes), atol=1e-5)
 
 
 def test_schedule_falls_from_100_to_the_noise_level():
@@ -117,6 +133,7 @@ def test_coverage_is_full_inside_half_on_the_edge_and_zero_far_out():
     coverage = grid.coverage()
     rows, cols = grid.inside
     row = rows.start + 20
+    coverage = coverage.numpy()
     assert coverage.shape == grid.shape and coverage.min() >= 0.0 and coverage.max() <= 1.0
     assert coverage[row, cols.start + 4 : cols.stop - 4].min() == pytest.approx(1.0, abs=1e-5)
     assert coverage[row, cols.start] == pytest.approx(5 / 9, abs=1e-5)  # 5 of the 9 taps land inside
@@ -141,7 +158,7 @@ def test_denoiser_level_map_is_lower_in_the_unobserved_band_and_turns_with_the_t
     dpir_deconvolve(observed, kernel, recording_denoiser, 0.02, settings)
     grid = PaddedGrid.for_image(30, 50, kernel, settings.guard)
     sigma_last = hqs_schedule(0.02, settings)[-1][0]
-    last = dihedral_inverse(seen[-1][..., None], 1)[..., 0]  # iteration 1 ran on transform 1
+    last = dihedral_inverse(torch.from_numpy(seen[-1]), 1).numpy()  # iteration 1 ran on transform 1
     rows, cols = grid.inside
     assert last[rows.start + 15, cols.start + 25] == pytest.approx(settings.denoiser_scale * sigma_last, rel=1e-5)
     far_out = settings.denoiser_scale * (1 - settings.border_relief) * sigma_last
@@ -149,11 +166,11 @@ def test_denoiser_level_map_is_lower_in_the_unobserved_band_and_turns_with_the_t
 
 
 def test_dihedral_transforms_invert_and_keep_the_2x2_blocks():
-    image = np.arange(4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
+    image = torch.arange(3 * 4 * 6, dtype=torch.float32).reshape(3, 4, 6)
     for index in range(8):
-        np.testing.assert_array_equal(dihedral_inverse(dihedral(image, index), index), image)
-        blocks = dihedral(image // 1, index)
-        assert blocks.shape[0] % 2 == 0 and blocks.shape[1] % 2 == 0
+        assert torch.equal(dihedral_inverse(dihedral(image, index), index), image)
+        blocks = dihedral(image, index)
+        assert blocks.shape[1] % 2 == 0 and blocks.shape[2] % 2 == 0
 
 
 # --------------------------------------------------------------------------------------------

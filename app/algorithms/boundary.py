@@ -14,8 +14,11 @@ factors, even for FFDNet's 2x2 grid) and the band around it is treated as *unkno
   solve with the band filled by the current estimate blurred by k, followed by conjugate-gradient
   steps (preconditioned by that same FFT solve) or by repeated band refreshes (an EM iteration).
 
-All arrays are float32 (spectra complex64) and the grid is only a kernel width (plus a small
-guard band) larger than the photo or tile, so memory stays a small multiple of the tile size.
+The grid works in torch on a chosen device: images are float32 ``C x H x W`` tensors (spectra
+complex64, batched over channels), so the data step of deep deblurring runs on the model's
+device (no numpy round trip per iteration on a GPU) and uses torch's threaded FFTs on the CPU.
+The grid is only a kernel width (plus a small guard band) larger than the photo or tile, so
+memory stays a small multiple of the tile size.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from app.physics.blur import good_fft_size, psf_to_otf
 
@@ -69,11 +73,25 @@ def smooth_periodic_fill(image: np.ndarray, shape: tuple[int, int], top: int, le
     return np.roll(out, (top, left), axis=(0, 1))
 
 
+def to_planes(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """An HxW or HxWxC float array as a float32 ``C x H x W`` tensor on ``device``."""
+    data = np.asarray(image, dtype=np.float32)
+    planes = data[None] if data.ndim == 2 else np.moveaxis(data, 2, 0)
+    return torch.from_numpy(np.ascontiguousarray(planes)).to(device)
+
+
+def from_planes(planes: torch.Tensor, ndim: int = 3) -> np.ndarray:
+    """A ``C x H x W`` tensor back as an HxWxC (``ndim`` 3) or HxW (``ndim`` 2) float32 array."""
+    data = planes.detach().float().cpu().numpy()
+    return np.ascontiguousarray(data[0] if ndim == 2 else np.moveaxis(data, 0, 2))
+
+
 @dataclass
 class PaddedGrid:
     """An FFT grid holding an observed photo (or tile) with an unknown band around it.
 
     ``top``/``left`` are even so the photo's 2x2 blocks stay FFDNet's blocks, whatever the tile.
+    Images on the grid are ``C x rows x cols`` float32 tensors on ``device``.
     """
 
     shape: tuple[int, int]
@@ -81,128 +99,118 @@ class PaddedGrid:
     left: int
     height: int
     width: int
-    otf: np.ndarray  # rfft2 half spectrum of the kernel on the grid, complex64
-    power: np.ndarray  # |otf|^2, float32
+    otf: torch.Tensor  # rfft2 half spectrum of the kernel on the grid, complex64
+    power: torch.Tensor  # |otf|^2, float32
+    device: torch.device
     last_steps: int = 0  # CG steps the last masked_solve took (diagnostics)
 
+    @staticmethod
+    def grid_shape(height: int, width: int, kernel: np.ndarray, guard: int = MIN_GUARD) -> tuple[int, int]:
+        """The FFT grid's (rows, cols) for a photo of ``height`` x ``width`` and this kernel."""
+        band = 2 * (max(kernel.shape) // 2) + max(guard, MIN_GUARD)
+        return even_fft_size(height + band), even_fft_size(width + band)
+
     @classmethod
-    def for_image(cls, height: int, width: int, kernel: np.ndarray, guard: int = MIN_GUARD) -> "PaddedGrid":
+    def for_image(
+        cls, height: int, width: int, kernel: np.ndarray, guard: int = MIN_GUARD, device: torch.device | str = "cpu"
+    ) -> "PaddedGrid":
         """A grid large enough that blurring the sharp estimate never wraps onto observed pixels."""
-        reach = max(kernel.shape) // 2
-        band = 2 * reach + max(guard, MIN_GUARD)
-        rows = even_fft_size(height + band)
-        cols = even_fft_size(width + band)
+        rows, cols = cls.grid_shape(height, width, kernel, guard)
         # Centre the photo on an even offset (FFDNet's grid): >= reach + guard/2 - 1 px on each side.
         top = ((rows - height) // 2) & ~1
         left = ((cols - width) // 2) & ~1
-        otf = psf_to_otf(kernel, (rows, cols), real=True)
-        power = (otf.real**2 + otf.imag**2).astype(np.float32)
-        return cls((rows, cols), top, left, height, width, otf, power)
+        device = torch.device(device)
+        otf = torch.from_numpy(psf_to_otf(kernel, (rows, cols), real=True)).to(device)
+        power = (otf.real**2 + otf.imag**2).float()
+        return cls((rows, cols), top, left, height, width, otf, power, device)
 
     @property
     def inside(self) -> tuple[slice, slice]:
-        """Index of the observed pixels in the grid."""
+        """Index of the observed pixels in the grid (rows, columns)."""
         return slice(self.top, self.top + self.height), slice(self.left, self.left + self.width)
 
-    def coverage(self) -> np.ndarray:
+    def coverage(self) -> torch.Tensor:
         """Share of each grid pixel's light (0..1) that the kernel spreads onto observed pixels.
 
         1 inside the photo away from its edges, about a half on the edge, 0 far out in the band:
-        the correlation of the kernel with the observed-pixel mask (float32, grid-sized).
+        the correlation of the kernel with the observed-pixel mask (float32, rows x cols).
         """
-        mask = np.zeros(self.shape, np.float32)
-        mask[self.inside] = 1.0
-        shared = self.spatial(np.conj(self.otf) * self.spectrum(mask))
-        return np.clip(shared, 0.0, 1.0)
+        mask = torch.zeros((1,) + self.shape, dtype=torch.float32, device=self.device)
+        rows, cols = self.inside
+        mask[:, rows, cols] = 1.0
+        shared = self.spatial(torch.conj(self.otf) * self.spectrum(mask))
+        return shared[0].clamp_(0.0, 1.0)
 
-    def embed(self, image: np.ndarray) -> np.ndarray:
-        """The observed image on the grid, its band filled smoothly (first guess of the unknown band)."""
-        return smooth_periodic_fill(image, self.shape, self.top, self.left)
+    def embed(self, image: np.ndarray) -> torch.Tensor:
+        """The observed HxW[xC] image on the grid, its band filled smoothly (first guess of the band)."""
+        return to_planes(smooth_periodic_fill(np.asarray(image, np.float32), self.shape, self.top, self.left),
+                         self.device)
 
-    def crop(self, grid_image: np.ndarray) -> np.ndarray:
-        """The observed region of a grid-sized array (a copy, contiguous)."""
-        return np.ascontiguousarray(grid_image[self.inside])
+    def crop(self, planes: torch.Tensor) -> torch.Tensor:
+        """The observed region of grid-sized planes (a contiguous copy)."""
+        rows, cols = self.inside
+        return planes[:, rows, cols].contiguous()
 
-    def spectrum(self, image: np.ndarray) -> np.ndarray:
-        """Half spectrum (rfft2 over the two image axes) of a grid-sized image, complex64.
+    def spectrum(self, planes: torch.Tensor) -> torch.Tensor:
+        """Half spectrum (rfft2 over the last two axes) of grid-sized planes, complex64."""
+        return torch.fft.rfft2(planes)
 
-        One 2-D transform per channel: numpy's batched rfft2 over a 3-D array is several times
-        slower than this loop.
-        """
-        if image.ndim == 2:
-            return np.fft.rfft2(image).astype(np.complex64, copy=False)
-        out = np.empty((self.shape[0], self.shape[1] // 2 + 1) + image.shape[2:], np.complex64)
-        for channel in range(image.shape[2]):
-            out[:, :, channel] = np.fft.rfft2(image[:, :, channel])
-        return out
-
-    def spatial(self, spectrum: np.ndarray) -> np.ndarray:
+    def spatial(self, spectrum: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`spectrum`, float32."""
-        if spectrum.ndim == 2:
-            return np.fft.irfft2(spectrum, s=self.shape).astype(np.float32, copy=False)
-        out = np.empty(self.shape + spectrum.shape[2:], np.float32)
-        for channel in range(spectrum.shape[2]):
-            out[:, :, channel] = np.fft.irfft2(spectrum[:, :, channel], s=self.shape)
-        return out
+        return torch.fft.irfft2(spectrum, s=self.shape)
 
-    def channel_otf(self, ndim: int) -> tuple[np.ndarray, np.ndarray]:
-        """OTF and |OTF|^2 shaped to broadcast against a spectrum with ``ndim`` dimensions."""
-        extra = (1,) * (ndim - 2)
-        return self.otf.reshape(self.otf.shape + extra), self.power.reshape(self.power.shape + extra)
-
-    def merge(self, observed: np.ndarray, blurred_estimate: np.ndarray) -> np.ndarray:
+    def merge(self, observed: torch.Tensor, blurred_estimate: torch.Tensor) -> torch.Tensor:
         """Observed pixels inside, the blurred estimate in the band: the 'full' observation to solve for.
 
         Writes into ``blurred_estimate`` (which the caller no longer needs) and returns it.
         """
-        blurred_estimate[self.inside] = observed
+        rows, cols = self.inside
+        blurred_estimate[:, rows, cols] = observed
         return blurred_estimate
 
-    def inner(self, a: np.ndarray, b: np.ndarray) -> float:
+    def inner(self, a: torch.Tensor, b: torch.Tensor) -> float:
         """<F^-1 a, F^-1 b> for two half spectra (Parseval: the mirrored half counts every column
         but the first and, for an even width, the last one twice)."""
-        total = 2.0 * float(np.vdot(a, b).real)
-        total -= float(np.vdot(a[:, 0], b[:, 0]).real)
+        total = 2.0 * torch.vdot(a.reshape(-1), b.reshape(-1)).real
+        total = total - torch.vdot(a[..., 0].reshape(-1), b[..., 0].reshape(-1)).real
         if self.shape[1] % 2 == 0:
-            total -= float(np.vdot(a[:, -1], b[:, -1]).real)
-        return total / (self.shape[0] * self.shape[1])
+            total = total - torch.vdot(a[..., -1].reshape(-1), b[..., -1].reshape(-1)).real
+        return float(total) / (self.shape[0] * self.shape[1])
 
     def masked_solve(
         self,
-        observed: np.ndarray,
-        weight: float | np.ndarray,
+        observed: torch.Tensor,
+        weight: float | torch.Tensor,
         *,
-        prior_spectrum: np.ndarray | None = None,
-        start_spectrum: np.ndarray | None = None,
-        full: np.ndarray | None = None,
+        prior_spectrum: torch.Tensor | None = None,
+        start_spectrum: torch.Tensor | None = None,
+        full: torch.Tensor | None = None,
         steps: int = 0,
         method: str = "cg",
         tolerance: float = 0.0,
-    ) -> np.ndarray:
-        """argmin_x ||M (k * x - y)||^2 + <x - p, R (x - p)> on the grid (float32), M = observed pixels.
+    ) -> torch.Tensor:
+        """argmin_x ||M (k * x - y)||^2 + <x - p, R (x - p)> on the grid, M = observed pixels.
 
-        ``R`` is diagonal in the Fourier domain: ``weight`` (a scalar rho for HQS, or lambda |D|^2
-        for Tikhonov), ``p`` the prior image given by its spectrum (zero when None).
+        ``observed`` is ``C x height x width`` (on the grid's device). ``R`` is diagonal in the
+        Fourier domain: ``weight`` (a scalar rho for HQS, or lambda |D|^2 for Tikhonov, a half
+        spectrum-sized tensor), ``p`` the prior image given by its spectrum (zero when None).
 
         The first solve is the periodic closed form with the band of the observation filled by
-        ``start_spectrum`` (default: the prior) blurred by k, or taken from ``full`` (a whole
-        grid-sized observation). Then ``steps`` iterations of ``"cg"``: preconditioned conjugate
+        ``start_spectrum`` (default: the prior) blurred by k, or taken from ``full`` (whole
+        grid-sized planes). Then ``steps`` iterations of ``"cg"``: preconditioned conjugate
         gradients run in the Fourier domain (2 FFTs per step; the preconditioner is the periodic
         solve ``(|K|^2 + R)^-1``, exact away from the border), stopping early once the
         preconditioned residual fell below ``tolerance`` times its first value; or ``"em"``:
         refresh the band from the new estimate blurred by k and solve again (4 FFTs per step;
         converges to the same solution, slowly when R is small).
         """
-        ndim = observed.ndim
-        otf, power = self.channel_otf(ndim)
-        conj_otf = np.conj(otf)
-        if isinstance(weight, np.ndarray):
-            weight = weight.reshape(weight.shape + (1,) * (ndim - weight.ndim)).astype(np.float32, copy=False)
-        else:
-            weight = np.float32(weight)
+        otf, power = self.otf, self.power
+        conj_otf = torch.conj(otf)
+        if not isinstance(weight, torch.Tensor):
+            weight = torch.tensor(float(weight), dtype=torch.float32, device=self.device)
         denominator = power + weight
         prior_term = None if prior_spectrum is None else weight * prior_spectrum
-        inside = self.inside
+        rows, cols = self.inside
 
         if full is None:
             source = start_spectrum if start_spectrum is not None else prior_spectrum
@@ -211,13 +219,14 @@ class PaddedGrid:
             full = self.merge(observed, self.spatial(source * otf))
         full_spectrum = self.spectrum(full)
 
-        def periodic_solve(observation_spectrum: np.ndarray) -> np.ndarray:
+        def periodic_solve(observation_spectrum: torch.Tensor) -> torch.Tensor:
             numerator = conj_otf * observation_spectrum
             if prior_term is not None:
-                numerator += prior_term
+                numerator = numerator + prior_term
             return numerator / denominator
 
         x_spectrum = periodic_solve(full_spectrum)
+        self.last_steps = 0
         if steps <= 0:
             return self.spatial(x_spectrum)
         if method == "em":
@@ -228,29 +237,27 @@ class PaddedGrid:
         if method != "cg":
             raise ValueError(f"unknown masked solve method {method!r}")
 
-        def masked(image: np.ndarray) -> np.ndarray:
-            out = np.zeros_like(image)
-            out[inside] = image[inside]
+        mask = torch.zeros(self.shape, dtype=torch.float32, device=self.device)
+        mask[rows, cols] = 1.0
+        inverse_denominator = 1.0 / denominator
+
+        def normal_operator(spectrum: torch.Tensor) -> torch.Tensor:
+            """(K^T M K + R) in the Fourier domain (in place where it can: large temporaries are slow)."""
+            out = self.spectrum(self.spatial(spectrum * otf).mul_(mask))
+            out.mul_(conj_otf)
+            out.add_(spectrum * weight)
             return out
 
-        def normal_operator(spectrum: np.ndarray) -> np.ndarray:
-            """(K^T M K + R) in the Fourier domain."""
-            out = self.spectrum(masked(self.spatial(spectrum * otf)))
-            out *= conj_otf
-            out += weight * spectrum
-            return out
-
-        data = np.zeros(self.shape + observed.shape[2:], np.float32)
-        data[inside] = observed
+        data = torch.zeros((observed.shape[0],) + self.shape, dtype=torch.float32, device=self.device)
+        data[:, rows, cols] = observed
         rhs = conj_otf * self.spectrum(data)
         if prior_term is not None:
             rhs += prior_term
-        residual = rhs - normal_operator(x_spectrum)
-        preconditioned = residual / denominator
-        direction = preconditioned.copy()
+        residual = rhs.sub_(normal_operator(x_spectrum))
+        preconditioned = residual * inverse_denominator
+        direction = preconditioned.clone()
         rz = self.inner(residual, preconditioned)
         stop = rz * float(tolerance) ** 2
-        self.last_steps = 0
         for _ in range(steps):
             if rz <= stop or rz <= 0.0:
                 break
@@ -259,12 +266,11 @@ class PaddedGrid:
             curvature = self.inner(direction, a_direction)
             if curvature <= 0.0:
                 break
-            alpha = np.float32(rz / curvature)
-            x_spectrum += alpha * direction
-            residual -= alpha * a_direction
-            preconditioned = residual / denominator
+            alpha = rz / curvature
+            x_spectrum.add_(direction, alpha=alpha)
+            residual.sub_(a_direction, alpha=alpha)
+            torch.mul(residual, inverse_denominator, out=preconditioned)
             rz_new = self.inner(residual, preconditioned)
-            direction *= np.float32(rz_new / rz)
-            direction += preconditioned
+            direction.mul_(rz_new / rz).add_(preconditioned)
             rz = rz_new
         return self.spatial(x_spectrum)

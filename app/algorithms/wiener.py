@@ -11,8 +11,9 @@ towards the exact solution for a photo that is the valid part of the blurred sce
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from app.algorithms.boundary import PaddedGrid
+from app.algorithms.boundary import PaddedGrid, from_planes, to_planes
 
 BALANCE_PER_VARIANCE = 60.0
 """Default balance = this x noise variance (0-1 scale): tuned on CBSD68 x Levin kernels."""
@@ -28,12 +29,13 @@ def default_balance(noise_sigma: float) -> float:
     return max(BALANCE_FLOOR, BALANCE_PER_VARIANCE * sigma * sigma)
 
 
-def gradient_power(grid: PaddedGrid) -> np.ndarray:
+def gradient_power(grid: PaddedGrid) -> torch.Tensor:
     """|D_x|^2 + |D_y|^2 on the grid's half spectrum (forward differences): the Tikhonov penalty."""
     rows, cols = grid.shape
     wy = 2.0 * np.pi * np.fft.fftfreq(rows)[:, None]
     wx = 2.0 * np.pi * np.fft.rfftfreq(cols)[None, :]
-    return ((2.0 - 2.0 * np.cos(wy)) + (2.0 - 2.0 * np.cos(wx))).astype(np.float32)
+    power = ((2.0 - 2.0 * np.cos(wy)) + (2.0 - 2.0 * np.cos(wx))).astype(np.float32)
+    return torch.from_numpy(power).to(grid.device)
 
 
 def wiener_deconvolve(
@@ -57,7 +59,8 @@ def wiener_deconvolve(
     if not np.isfinite(weight) or weight < 0:
         raise ValueError(f"balance must be a finite number >= 0, got {balance!r}")
     grid = PaddedGrid.for_image(observed.shape[0], observed.shape[1], kernel)
-    penalty = np.float32(max(weight, 1e-8)) * gradient_power(grid)
+    penalty = max(weight, 1e-8) * gradient_power(grid)
     penalty[0, 0] = max(float(penalty[0, 0]), 1e-8)  # keep the mean well-posed for odd kernels
-    x = grid.masked_solve(observed, penalty, full=grid.embed(observed), steps=steps, method=method, tolerance=tolerance)
-    return grid.crop(x)
+    x = grid.masked_solve(to_planes(observed), penalty, full=grid.embed(observed), steps=steps, method=method,
+                          tolerance=tolerance)
+    return from_planes(grid.crop(x), observed.ndim)

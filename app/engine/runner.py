@@ -114,19 +114,27 @@ class ModelRunner:
     def __call__(self, tile: np.ndarray, sigma: float | np.ndarray | None = None) -> np.ndarray:
         """Restore ``tile`` (HxWx3 float32 in [0,1]); ``sigma`` on the 0-1 scale, scalar or HxW map
         (ignored by blind models)."""
-        image = torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1), dtype=np.float32))[None]
-        image = image.to(self.device, dtype=self._dtype).contiguous(memory_format=torch.channels_last)
+        planes = torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1), dtype=np.float32))
+        if isinstance(sigma, np.ndarray):
+            sigma = torch.from_numpy(np.ascontiguousarray(sigma, dtype=np.float32))
+        return self.run_planes(planes, sigma).permute(1, 2, 0).cpu().numpy()
+
+    def run_planes(self, planes: torch.Tensor, sigma: "float | torch.Tensor | None" = None) -> torch.Tensor:
+        """Restore a 3 x H x W float tensor (any device); returns 3 x H x W float32 on this device.
+
+        The tensor form lets iterative solvers (deep deblurring) keep their data on the model's
+        device between passes. ``sigma`` is a scalar or an H x W tensor, 0-1 scale.
+        """
+        image = planes[None].to(self.device, dtype=self._dtype).contiguous(memory_format=torch.channels_last)
         if self.model.blind or sigma is None:
             level = None
-        elif isinstance(sigma, np.ndarray):
-            level = torch.from_numpy(np.ascontiguousarray(sigma, dtype=np.float32))[None, None]
-            level = level.to(self.device, dtype=self._dtype)
+        elif isinstance(sigma, torch.Tensor) and sigma.dim() >= 2:
+            level = sigma.reshape((1, 1) + tuple(sigma.shape[-2:])).to(self.device, dtype=self._dtype)
         else:
             level = torch.tensor(float(sigma), device=self.device, dtype=self._dtype)
         forward = self._forward_for(image, level)
         with torch.inference_mode():
-            out = forward(image, level).float().clamp_(0.0, 1.0)
-            return out[0].permute(1, 2, 0).cpu().numpy()
+            return forward(image, level).float().clamp_(0.0, 1.0)[0]
 
     def prepare(self) -> None:
         """Build the fast module now (trace, or int8 calibration: seconds, once per process).
