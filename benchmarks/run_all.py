@@ -16,14 +16,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "models", "memory", "preview", "deblur", "blind",
-         "fingerprint"]
+ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "models", "memory", "preview", "deblur",
+         "deblur_speed", "blind", "no_harm", "real_blur", "fingerprint"]
+SCRIPTS = {"auto_level": "calibrate_auto_level.py", "fingerprint": "engine_fingerprint.py",
+           "deblur_speed": "deblur_speed.py", "real_blur": "real_blur_sheet.py"}
 
 
 def run_benchmarks() -> None:
     for name in ORDER:
-        script = HERE / {"auto_level": "calibrate_auto_level.py", "fingerprint": "engine_fingerprint.py"}.get(
-            name, f"bench_{name}.py")
+        script = HERE / SCRIPTS.get(name, f"bench_{name}.py")
         if name == "fingerprint":
             continue  # needs a checkout from before a change to compare with: run it by hand
         if script.exists():

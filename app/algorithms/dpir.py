@@ -42,12 +42,17 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
 
-from app.algorithms.boundary import PaddedGrid
+from app.algorithms.boundary import PaddedGrid, from_planes, to_planes
 from app.errors import CancelledError
 
 DenoiseFunction = Callable[[np.ndarray, "float | np.ndarray"], np.ndarray]
-"""(image HxWx3 float32, sigma on the 0-1 scale: a scalar or an HxW map) -> denoised HxWx3 float32."""
+"""(image HxWx3 float32, sigma on the 0-1 scale: a scalar or an HxW map) -> denoised HxWx3 float32.
+
+A denoiser with a ``run_planes(planes, sigma)`` method (:class:`app.engine.runner.ModelRunner`)
+is called with 3 x H x W tensors instead, on its own ``device``, so the loop never leaves it."""
+PlanesDenoiser = Callable[[torch.Tensor, "float | torch.Tensor"], torch.Tensor]
 
 SIGMA_START = 100.0 / 255.0
 SIGMA_FLOOR = 0.255 / 255.0
@@ -82,6 +87,10 @@ class DpirSettings:
     ensemble: int = 1  # transforms averaged (1, 2, 4 or 8) in the last ``ensemble_last`` iterations
     ensemble_last: int = 0
     guard: int = 8  # extra free band beyond the kernel reach (px)
+    # The first ``fast_iterations`` prior steps may use a faster, slightly less exact denoiser
+    # (int8 or half precision, when the caller offers one): they only need coarse structure, and
+    # the last step, which makes the result, keeps the exact one.
+    fast_iterations: int = 7
 
     def denoiser_calls(self) -> int:
         """How many denoiser passes one run makes (for progress and cost estimates)."""
@@ -112,32 +121,46 @@ def hqs_schedule(noise_sigma: float, settings: DpirSettings = DpirSettings()) ->
     return [(float(s), float(settings.rho_scale * sigma * sigma / (s * s))) for s in sigmas]
 
 
-def dihedral(image: np.ndarray, index: int) -> np.ndarray:
-    """One of the 8 flips/rotations of an HxWxC image (index 0 is the identity)."""
-    out = np.rot90(image, index % 4, axes=(0, 1))
-    return out[:, ::-1] if index >= 4 else out
+def dihedral(planes: torch.Tensor, index: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of C x H x W planes (or an H x W map); index 0 is the identity."""
+    dims = (-2, -1)
+    out = torch.rot90(planes, index % 4, dims=dims)
+    return out.flip(-1) if index >= 4 else out
 
 
-def dihedral_inverse(image: np.ndarray, index: int) -> np.ndarray:
+def dihedral_inverse(planes: torch.Tensor, index: int) -> torch.Tensor:
     """Undo :func:`dihedral` with the same index."""
     if index >= 4:
-        image = image[:, ::-1]
-    return np.rot90(image, -(index % 4), axes=(0, 1))
+        planes = planes.flip(-1)
+    return torch.rot90(planes, -(index % 4), dims=(-2, -1))
 
 
 ENSEMBLE_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
 """Order transforms are added to an ensemble: x2 = identity + transpose-like, x4 adds the 180° pair."""
 
 
+def planes_denoiser(denoise: DenoiseFunction) -> tuple[PlanesDenoiser, torch.device]:
+    """The denoiser as a function of C x H x W tensors, and the device the loop should run on."""
+    run_planes = getattr(denoise, "run_planes", None)
+    if run_planes is not None:
+        return run_planes, torch.device(getattr(denoise, "device", "cpu"))
+
+    def through_numpy(planes: torch.Tensor, level: "float | torch.Tensor") -> torch.Tensor:
+        numpy_level = level if not isinstance(level, torch.Tensor) else level.cpu().numpy()
+        return to_planes(denoise(from_planes(planes), numpy_level), planes.device)
+
+    return through_numpy, torch.device("cpu")
+
+
 def _denoise_with_transforms(
-    denoise: DenoiseFunction, image: np.ndarray, sigma: float | np.ndarray, indices: list[int]
-) -> np.ndarray:
+    denoise: PlanesDenoiser, image: torch.Tensor, sigma: "float | torch.Tensor", indices: list[int]
+) -> torch.Tensor:
     """Average of the denoiser run on each transform of ``image`` (undone again); a sigma map turns with it."""
     total = None
     for index in indices:
-        level = sigma if np.isscalar(sigma) else np.ascontiguousarray(dihedral(sigma[..., None], index)[..., 0])
-        out = dihedral_inverse(denoise(np.ascontiguousarray(dihedral(image, index)), level), index)
-        total = out.astype(np.float32, copy=True) if total is None else total + out
+        level = dihedral(sigma, index).contiguous() if isinstance(sigma, torch.Tensor) else sigma
+        out = dihedral_inverse(denoise(dihedral(image, index).contiguous(), level), index)
+        total = out.clone() if total is None else total + out
     assert total is not None
     if len(indices) > 1:
         total *= 1.0 / len(indices)
@@ -153,25 +176,50 @@ def dpir_deconvolve(
     *,
     step: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    fast_denoise: DenoiseFunction | None = None,
 ) -> np.ndarray:
     """Deblur an HxWx3 float32 photo (or tile) blurred by ``kernel``; returns the same size.
 
     ``noise_sigma`` is on the 0-1 scale. ``step`` is called after every denoiser pass (progress)
-    and ``cancelled`` is polled before each, raising :class:`CancelledError`.
+    and ``cancelled`` is polled before each, raising :class:`CancelledError`. ``fast_denoise``
+    (the same model in a faster precision, on the same device) runs the first
+    ``settings.fast_iterations`` prior steps.
     """
     if settings.boundary not in BOUNDARIES:
         raise ValueError(f"unknown boundary model {settings.boundary!r}; use one of {', '.join(BOUNDARIES)}")
     observed = np.ascontiguousarray(observed, dtype=np.float32)
     height, width = observed.shape[:2]
-    grid = PaddedGrid.for_image(height, width, kernel, settings.guard)
-    full = grid.embed(observed)  # observation on the grid, band = first guess
-    estimate = full.copy()
+    prior, device = planes_denoiser(denoise)
+    fast = prior if fast_denoise is None else planes_denoiser(fast_denoise)[0]
+    with torch.inference_mode():
+        grid = PaddedGrid.for_image(height, width, kernel, settings.guard, device)
+        estimate = _hqs_loop(grid, observed, (fast, prior), noise_sigma, settings, step, cancelled)
+        return from_planes(grid.crop(estimate))
+
+
+def _hqs_loop(
+    grid: PaddedGrid,
+    observed_image: np.ndarray,
+    denoisers: tuple[PlanesDenoiser, PlanesDenoiser],
+    noise_sigma: float,
+    settings: DpirSettings,
+    step: Callable[[], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """The HQS iterations on ``grid``'s device; returns the grid-sized estimate (3 x rows x cols).
+
+    ``denoisers`` is (fast, exact): the fast one runs the first ``settings.fast_iterations``
+    prior steps, never the last.
+    """
+    observed = torch.from_numpy(np.ascontiguousarray(np.moveaxis(observed_image, 2, 0))).to(grid.device)
+    full = grid.embed(observed_image)  # observation on the grid, band = first guess
+    estimate = full.clone()
     estimate_spectrum = grid.spectrum(estimate)
     schedule = hqs_schedule(noise_sigma, settings)
     heavy = settings.heavy_iterations()
-    level_map = np.float32(settings.denoiser_scale)
+    level_map: float | torch.Tensor = float(settings.denoiser_scale)
     if settings.border_relief:
-        level_map = level_map * (1.0 - np.float32(settings.border_relief) * (1.0 - grid.coverage()))
+        level_map = settings.denoiser_scale * (1.0 - settings.border_relief * (1.0 - grid.coverage()))
     # How the data step treats the unobserved band (see DpirSettings.boundary).
     solver: dict = {}
     if settings.boundary == "masked":
@@ -180,7 +228,7 @@ def dpir_deconvolve(
         solver = {"steps": max(0, settings.refresh_steps - 1), "method": "em"}
     for it, (sigma_k, rho) in enumerate(schedule):
         # Data step: only the observed pixels are data; the band is solved for (or refreshed).
-        initial = full if it == 0 or settings.boundary == "periodic" else None
+        initial = full.clone() if it == 0 or settings.boundary == "periodic" else None
         x = grid.masked_solve(observed, rho, prior_spectrum=estimate_spectrum, full=initial, **solver)
         # Prior step.
         if cancelled is not None and cancelled():
@@ -190,10 +238,11 @@ def dpir_deconvolve(
             indices = list(dict.fromkeys((ENSEMBLE_ORDER[j] + shift) % 8 for j in range(min(settings.ensemble, 8))))
         else:
             indices = [it % 8 if settings.cycle_transforms else 0]
-        level = sigma_k * level_map if np.ndim(level_map) else float(sigma_k * level_map)
+        level = sigma_k * level_map
+        denoise = denoisers[0] if it < min(settings.fast_iterations, len(schedule) - 1) else denoisers[1]
         estimate = _denoise_with_transforms(denoise, x, level, indices)
         estimate_spectrum = grid.spectrum(estimate)
         if step is not None:
             for _ in indices:
                 step()
-    return grid.crop(estimate)
+    return estimate

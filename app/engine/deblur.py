@@ -56,9 +56,15 @@ DEFAULT_ITERATIONS = 8  # the range is app.validation.MIN_ITERATIONS..MAX_ITERAT
 # 0.37 / 1.5 / 2.2 / 3.0 / 4.5 gives 17.7 / 29.8 / 30.7 / 30.0 / 28.8 dB (blurred: 19.8 dB).
 AUTO_NOISE_FLOOR = 2.2
 TILE_OVERLAP = 16
+WIENER_SECONDS_PER_MEGAPIXEL = 1.7  # benchmarks/results/deblur.md, 2-core CPU
+DATA_STEP_OVERHEAD = 1.12  # a deep run's time over its denoiser passes alone (torch FFT data steps)
 AUTO_TILE_RANGE = (512, 1024)
 GPU_AUTO_TILE_MAX = 2048
 WIENER_AUTO_TILE = 1024
+# The fast prior (see DpirSettings.fast_iterations) from this photo size up: below it, preparing
+# the fast module (int8 calibration: ~2.5 s once per process on a 2-core CPU) costs more than it saves.
+FAST_PRIOR_MIN_PIXELS = 500_000
+FAST_PRECISIONS = ("fp16", "bf16", "int8")  # preferred order for the fast prior
 
 
 def deblur_margin(kernel_side: int) -> int:
@@ -151,7 +157,11 @@ class Deblurrer:
         model: str = DEFAULT_MODEL,
         settings: DpirSettings | None = None,
         notify: Callable[[str], None] | None = None,
+        fast_precision: str = "auto",
     ) -> None:
+        """``fast_precision``: the prior's precision in the early iterations (DpirSettings.fast_iterations):
+        "auto" (the fastest this device offers: fp16/bf16 on GPUs, native bf16 or int8 on CPUs),
+        a precision, or "off" (the exact prior throughout)."""
         from app.engine.device import resolve_device, resolve_precision
 
         self.device = resolve_device(device)
@@ -159,7 +169,10 @@ class Deblurrer:
         self.model = model
         self.settings = settings or DpirSettings()
         self.notify = notify or (lambda message: None)
+        self.fast_prior_min_pixels = FAST_PRIOR_MIN_PIXELS
+        self.fast_precision = fast_precision
         self._runner: ModelRunner | None = None
+        self._fast_runner: ModelRunner | None = None
 
     @property
     def runner(self) -> "ModelRunner":
@@ -176,6 +189,93 @@ class Deblurrer:
             self.precision = runner.precision
         return self._runner
 
+    def fast_runner(self) -> "ModelRunner":
+        """The prior in the fastest precision this device offers for it (the exact runner if none is faster).
+
+        Only replaces fp32: a precision the user chose (bf16, int8, ...) already is the fast one.
+        """
+        runner = self.runner
+        if self._fast_runner is None:
+            self._fast_runner = runner
+            if runner.precision == "fp32" and self.fast_precision != "off":
+                from app.engine.device import supported_precisions
+                from app.engine.runner import ModelRunner
+
+                offered = set(runner.model.precisions_on(runner.device.type)) & set(supported_precisions(runner.device))
+                order = FAST_PRECISIONS if self.fast_precision == "auto" else (self.fast_precision,)
+                choice = next((p for p in order if p in offered), None)
+                if choice is not None:
+                    try:
+                        self._fast_runner = ModelRunner(runner.model, runner.device, choice)
+                    except PhotomendError:  # e.g. a model int8 cannot quantize: fp32 throughout
+                        pass
+        return self._fast_runner
+
+    def estimate_seconds(self, shape: tuple[int, ...], kernel: np.ndarray, method: str = "deep",
+                         iterations: int = DEFAULT_ITERATIONS, tile: int | None = None,
+                         probe: bool = True) -> float | None:
+        """Predicted seconds of :meth:`deblur` on a photo of ``shape`` (from this process's measured speed).
+
+        Deep: denoiser passes x FFT-grid pixels x the measured seconds per megapixel-pass of a
+        deep run (data steps included), or, before the first run, of a short model probe. With
+        ``probe`` False nothing is loaded or run (safe on a UI thread): None until measured.
+        """
+        from app.engine import throughput
+
+        kernel = as_kernel(kernel, "blur kernel")
+        height, width = shape[:2]
+        if method == "wiener":
+            return height * width / 1e6 * WIENER_SECONDS_PER_MEGAPIXEL
+        if not probe and self._runner is None:
+            return None
+        settings = replace(self.settings, iterations=int(iterations))
+        tile_side = self._tile_side(tile, (height, width), kernel, "deep")
+        passes = self._grid_megapixel_passes((height, width), kernel, settings, tile_side)
+        deep_rate = throughput.rate(self._deep_rate_key(settings, height * width))
+        if deep_rate is None:
+            if not probe:
+                known = [throughput.rate(throughput.runner_key(r, "model")) for r in (self.runner, self.fast_runner())]
+                if None in known:
+                    return None
+            exact = throughput.model_rate(self.runner)
+            fast_share = self._fast_share(settings, height * width)
+            fast = throughput.model_rate(self.fast_runner()) if fast_share else exact
+            deep_rate = DATA_STEP_OVERHEAD * ((1.0 - fast_share) * exact + fast_share * fast)
+        return passes * deep_rate
+
+    def _deep_rate_key(self, settings: DpirSettings, pixels: int) -> tuple[str, str, str, str]:
+        """Throughput key of deep runs with (or without) the fast prior."""
+        from app.engine import throughput
+
+        kind = "deep-deblur-fast" if self._fast_share(settings, pixels) else "deep-deblur"
+        return throughput.runner_key(self.runner, kind)
+
+    def _fast_share(self, settings: DpirSettings, pixels: int) -> float:
+        """Share of the prior steps that run the fast prior on a photo of ``pixels``."""
+        if pixels < self.fast_prior_min_pixels or settings.iterations <= 1:
+            return 0.0
+        return min(settings.fast_iterations, settings.iterations - 1) / settings.iterations
+
+    def _grid_megapixel_passes(self, shape: tuple[int, int], kernel: np.ndarray, settings: DpirSettings,
+                               tile_side: int) -> float:
+        """Denoiser megapixel-passes of a deep run: each tile's FFT grid x the denoiser calls."""
+        from app.algorithms.boundary import PaddedGrid
+
+        height, width = shape
+        margin = deblur_margin(kernel.shape[0])
+        if tile_side == 0:
+            sizes = [(height, width)]
+        else:
+            multiple = self.runner.model.size.multiple
+            sizes = [(min(height, box.y1 + margin) - max(0, box.y0 - margin),
+                      min(width, box.x1 + margin) - max(0, box.x0 - margin))
+                     for box, _weights in plan_tiles(height, width, tile_side, TILE_OVERLAP, multiple)]
+        total = 0.0
+        for rows, cols in sizes:
+            grid = PaddedGrid.grid_shape(rows, cols, kernel, settings.guard)
+            total += grid[0] * grid[1] / 1e6
+        return total * settings.denoiser_calls()
+
     def deblur(
         self,
         rgb: np.ndarray,
@@ -189,6 +289,7 @@ class Deblurrer:
         balance: float | None = None,
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        expected: Callable[[float], None] | None = None,
     ) -> DeblurResult:
         """Deblur ``rgb`` (HxW[xC] float in [0, 1]) blurred by ``kernel`` (the point-spread function).
 
@@ -196,6 +297,7 @@ class Deblurrer:
         (HQS iterations; more is slower and rarely better); ``balance`` overrides Wiener's
         regularisation weight (default: 60 x the noise variance on the 0-1 scale).
         ``tile``: None = automatic, 0 = whole image, else the tile side in pixels (>= 64).
+        ``expected(seconds)`` hears the predicted duration before the work starts (time estimates).
         Returns float32 in [0, 1], the same shape as the input.
         """
         started = time.perf_counter()
@@ -247,9 +349,20 @@ class Deblurrer:
             wiener_balance = float(balance) * factor * factor
         else:
             wiener_balance = default_balance(level / 255.0) * factor * factor
+        if expected is not None:
+            seconds = self.estimate_seconds(colour.shape, kernel, method, iterations, tile)
+            if seconds is not None:
+                expected(seconds)
+        run_started = time.perf_counter()
         restored = self._run(
             colour, kernel, method, solver_sigma, wiener_balance, settings, tile_side, progress, cancelled, messages
         )
+        if method == "deep":
+            from app.engine import throughput
+
+            passes = self._grid_megapixel_passes(colour.shape[:2], kernel, settings, tile_side)
+            throughput.record(self._deep_rate_key(settings, colour.shape[0] * colour.shape[1]),
+                              time.perf_counter() - run_started, passes)
         if strength < DEFAULT_STRENGTH:
             mix = np.float32(strength / DEFAULT_STRENGTH)
             restored = colour + mix * (restored - colour)
@@ -340,6 +453,7 @@ class Deblurrer:
         multiple = self.runner.model.size.multiple if method == "deep" else 1
         tiles = 1 if tile_side == 0 else len(plan_tiles(height, width, tile_side, TILE_OVERLAP, multiple))
         per_tile = settings.denoiser_calls() if method == "deep" else 1
+        use_fast = method == "deep" and self._fast_share(settings, height * width) > 0
         total = tiles * per_tile
         done = [0]
 
@@ -350,8 +464,10 @@ class Deblurrer:
 
         def solve(observed: np.ndarray, runner: "ModelRunner | None" = None) -> np.ndarray:
             if method == "deep":
-                runner = runner or self.runner
-                return dpir_deconvolve(observed, kernel, runner, sigma, settings, step=step, cancelled=cancelled)
+                exact = runner or self.runner
+                fast = self.fast_runner() if use_fast and exact is self.runner else None
+                return dpir_deconvolve(observed, kernel, exact, sigma, settings, step=step, cancelled=cancelled,
+                                       fast_denoise=fast)
             out = wiener_deconvolve(observed, kernel, balance=balance)
             step()
             return out
