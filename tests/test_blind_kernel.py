@@ -205,3 +205,62 @@ def test_short_trajectory_searched_on_a_large_canvas() -> None:
     ssd_true = _aligned_ssd(_tikhonov(blurred, kernel), reference, border)
     ssd_est = _aligned_ssd(_tikhonov(blurred, estimate.kernel), reference, border)
     assert ssd_est / ssd_true <= 3.0, (ssd_est / ssd_true, estimate.details["size_hypotheses"])
+
+
+# ----- one-click deblurring does no harm ---------------------------------------------------
+
+
+def _estimate_with_regions(quarters: list[float], ninths: list[float]) -> KernelEstimate:
+    kernel = motion_kernel(11, 0)
+    return KernelEstimate(kernel, "general", {}, 0.99, None, {"quarters": quarters, "ninths": ninths})
+
+
+def test_kernels_of_the_parts_disagreeing_mean_the_blur_varies() -> None:
+    agreeing = _estimate_with_regions([0.99, 0.97, 0.95, 0.98], [0.95] * 9)
+    assert agreeing.uniform and agreeing.verdict == "blur"
+    subject = _estimate_with_regions([0.99, 0.97, 0.62, 0.98], [0.95] * 9)  # one quarter blurred its own way
+    assert not subject.uniform and subject.verdict == "varies"
+    assert "differs across the photo" in subject.describe()
+    scattered = _estimate_with_regions([0.95] * 4, [0.99, 0.7, 0.8, 0.85, 0.95, 0.6, 0.7, 0.99, 0.8])
+    assert scattered.verdict == "varies"
+
+
+@needs_data
+def test_blur_left_in_a_result_tells_a_kernel_that_did_not_fit() -> None:
+    """Deblurred with its true kernel a photo looks sharp; with a kernel along another path, blur stays."""
+    from app.algorithms.blind import blur_left
+    from app.engine.deblur import Deblurrer
+
+    sharp = _photo("101087.png", 260)
+    true, wrong = motion_kernel(15, 30), motion_kernel(15, 120)
+    blurred = _blurred(sharp, true, seed=3)
+    deblurrer = Deblurrer("cpu")
+    right = deblurrer.deblur(blurred, true, noise_level=1.5).pixels
+    assert blur_left(right, true.shape[0]) is None
+    mismatched = deblurrer.deblur(blurred, wrong, noise_level=1.5).pixels
+    left = blur_left(mismatched, wrong.shape[0])
+    assert left is not None and left.spread >= 1.75
+
+
+@needs_data
+def test_auto_deblur_keeps_a_photo_whose_result_would_keep_blur(monkeypatch) -> None:
+    """The operation returns the photo untouched, with one line saying why, when blur is left behind."""
+    import app.algorithms.blind as blind
+    from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+
+    blurred = _blurred(_photo("101087.png", 260), motion_kernel(15, 30), seed=4)
+    seen: list[int] = []
+    real = blind.blur_left
+
+    def always_left(pixels, side, cancelled=None):
+        seen.append(side)
+        return real(np.ascontiguousarray(blurred), side, cancelled)  # the blurred photo itself: blur is left
+
+    monkeypatch.setattr(blind, "blur_left", always_left)
+    settings = RestoreSettings(operation="deblur", device="cpu", kernel_spec="auto", deblur_method="wiener")
+    pixels, report = restore_with_settings(EngineCache(), blurred, settings)
+    assert seen and report.unchanged and np.array_equal(pixels, blurred)
+    assert len(report.messages) == 1 and "left blur" in report.messages[0] and "unchanged" in report.messages[0]
+    gentle = restore_with_settings(EngineCache(), blurred, RestoreSettings(
+        operation="deblur", device="cpu", kernel_spec="auto", deblur_method="wiener", strength=30))[1]
+    assert not gentle.unchanged  # a gentle strength keeps blur on purpose: not checked

@@ -589,3 +589,37 @@ def test_one_click_denoise_of_a_compressed_jpeg_counts_its_artefacts(qtbot, wind
     qtbot.waitUntil(lambda: window.history.is_modified(), timeout=60000)
     before = psnr(load_rgb(path), clean)
     assert psnr(window.history.current(), clean) > before + 0.4
+
+
+def test_deblur_tells_its_time_before_and_while_it_runs_and_previews_deep_when_zoomed_in(qtbot, window: MainWindow):
+    """Under the Deblur button: the measured estimate; while running: time left; zoomed in, a deep preview."""
+    from app.gui.resources import blurred_sample_path, sample_clean_path
+
+    _open(qtbot, window, blurred_sample_path())
+    panel = window.panel
+    panel.kernel_type.setCurrentIndex(panel.kernel_type.findData("motion"))
+    panel.motion_length.setValue(21)
+    panel.motion_angle.setValue(30)
+    _wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: panel.deblur_time.text().startswith("Deblur takes"), timeout=60000)
+    window.view.zoom_to(3.0, QPointF(window.view.width() / 2, window.view.height() / 2))
+    window._schedule_preview("deblur", True)
+    qtbot.waitUntil(lambda: window.view._patch is not None and not window.worker.is_busy()
+                    and "deep prior" in window.statusBar().currentMessage(), timeout=60000)
+    patch, (x, y, w, h) = _patch_pixels(window)
+    formats: list[str] = []
+    real_progress = panel.set_progress
+
+    def recording(done: int, total: int) -> None:
+        real_progress(done, total)
+        formats.append(panel.progress.format())
+
+    panel.set_progress = recording
+    window.apply("deblur")
+    qtbot.waitUntil(lambda: window.history.is_modified() and window.current_job is None, timeout=120000)
+    assert any(" left" in text for text in formats), formats  # time left shown while it ran
+    clean = load_rgb(sample_clean_path())[y : y + h, x : x + w]
+    full = window.history.current()[y : y + h, x : x + w]
+    blurred = window.history.original[y : y + h, x : x + w]
+    assert psnr(patch / 255.0, clean) > psnr(blurred, clean) + 3  # the deep preview is sharper...
+    assert psnr(patch / 255.0, full) > 30  # ...and close to what Deblur gives there

@@ -264,7 +264,7 @@ def run_restore(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             failed += 1
             continue
         try:
-            outcome = process_file(item, operation, options, progress=report.progress.tiles)
+            outcome = process_file(item, operation, options, progress=report.progress)
         except CancelledError:
             return EXIT_INTERRUPTED
         if not outcome.ok:
@@ -324,7 +324,10 @@ class Report:
             described = estimate.describe()
             if "confidence" not in described:
                 described += f" (confidence {estimate.confidence:.2f})"
-            parts.append(f"kernel {described}" if not done.unchanged else f"{described}: left unchanged")
+            if done.unchanged and estimate.verdict == "blur" and done.messages:  # the result kept blur: why
+                parts.append(done.messages[0])
+            else:
+                parts.append(f"kernel {described}" if not done.unchanged else f"{described}: left unchanged")
         if done.blind:  # no level: which model ran is the useful fact
             parts.append(f"model {done.model}")
         elif not done.unchanged:

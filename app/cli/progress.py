@@ -19,13 +19,23 @@ class ProgressLine:
         self.index = 0
         self.name = ""
         self._last_draw = 0.0
+        self._file_started = self.started
+        self._expected: float | None = None  # predicted seconds of the current file's work
 
     def start_file(self, index: int, name: str) -> None:
         self.index, self.name = index, name
+        self._file_started, self._expected = time.perf_counter(), None
         self._draw(0, 0, force=True)
 
     def tiles(self, done: int, total: int) -> None:
         self._draw(done, total)
+
+    __call__ = tiles  # the progress callback of process_file
+
+    def expected(self, seconds: float) -> None:
+        """The engine's prediction for the current file (from measured speed), shown until steps tell better."""
+        self._expected = float(seconds)
+        self._draw(0, 0, force=True)
 
     def _draw(self, done: int, total: int, force: bool = False) -> None:
         if self.quiet or not self.interactive:
@@ -36,7 +46,10 @@ class ProgressLine:
         self._last_draw = now
         fraction = (self.index - 1 + (done / total if total else 0)) / max(1, self.total)
         eta = ""
-        if fraction > 0.02:
+        if self._expected is not None and self.total == 1 and done == 0:
+            remaining = max(0.0, self._expected - (now - self._file_started))
+            eta = f"  ~{remaining:.0f}s left (estimate)"
+        elif fraction > 0.02:
             remaining = (now - self.started) * (1 - fraction) / fraction
             eta = f"  ~{remaining:.0f}s left"
         bar = "#" * int(fraction * 20)

@@ -9,6 +9,7 @@ download it; the selector keeps the previous model until the download has succee
 
 from __future__ import annotations
 
+import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
@@ -32,7 +33,7 @@ from app.errors import PhotomendError
 from app.gui.models_dialog import BLIND_STRENGTH_TIP, BLIND_TIP, NO_KERNEL_TIP
 from models.library import ModelListing, listings
 from app.pipeline.kernels import CONFIDENCE_MEANING, EstimatedKernel, kernel_preview
-from app.pipeline.operations import RestoreSettings
+from app.pipeline.operations import RestoreSettings, describe_seconds
 from app.pipeline.previews import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL, MAX_NOISE_LEVEL
 from models import DEFAULT_MODEL
 
@@ -303,6 +304,10 @@ class ControlPanel(QWidget):
         self.deblur_button.setObjectName("primaryButton")
         self.deblur_button.setToolTip("Deblur the whole photo (Ctrl+B)")
         form.addRow(self.deblur_button)
+        self.deblur_time = QLabel("")
+        self.deblur_time.setObjectName("caption")
+        self.deblur_time.setWordWrap(True)
+        form.addRow(self.deblur_time)
         self.kernel_type.currentIndexChanged.connect(self._on_kernel_type)
         self.estimate_button.clicked.connect(self.estimateKernelRequested)
         self.deblur_button.clicked.connect(self.deblurRequested)
@@ -538,7 +543,7 @@ class ControlPanel(QWidget):
         self.kernel_label.setPixmap(QPixmap.fromImage(image))
         size = f"{kernel.shape[1]}x{kernel.shape[0]} px kernel"
         if auto and self.estimate is not None:
-            if self.estimate.verdict == "low_confidence":
+            if self.estimate.verdict in ("low_confidence", "varies"):
                 found = f"{self.estimate.description.capitalize()}. Press Deblur again to use it anyway."
             else:
                 found = f"Found: {self.estimate.description}."
@@ -559,6 +564,7 @@ class ControlPanel(QWidget):
             strength=self.deblur_strength.value() if deblur else self.strength.value(),
             noise_level=None if blind or self.noise_auto.isChecked() else self.manual_noise_level(),
             kernel_spec=self.kernel_spec() or "",
+            kernel_estimated=self.kernel_type.currentData() == "auto",
             deblur_method=self.deblur_method.currentData() or "deep",
             # The Denoise section's finishing belongs to denoising, not to a learned deblurring model.
             detail=0.0 if deblur and blind else self.detail.value(),
@@ -575,7 +581,25 @@ class ControlPanel(QWidget):
         if running:
             self.progress.setFormat(progress_text)
             self.progress.setRange(0, 0)
+            self._progress_text = progress_text
+            self._run_started = time.perf_counter()
+            self._expected_seconds: float | None = None
+
+    def set_expected(self, seconds: float) -> None:
+        """The engine's estimate for the run that just started: shown as time left until steps tell better."""
+        self._expected_seconds = float(seconds)
+        self.progress.setFormat(f"%p% · {describe_seconds(seconds)} left")
 
     def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
+        elapsed = time.perf_counter() - getattr(self, "_run_started", time.perf_counter())
+        if 0 < done < total:
+            self.progress.setFormat(f"%p% · {describe_seconds(elapsed * (total - done) / done)} left")
+        elif done == 0 and getattr(self, "_expected_seconds", None) is not None:
+            left = max(0.0, self._expected_seconds - elapsed)
+            self.progress.setFormat(f"%p% · {describe_seconds(left)} left")
+
+    def show_deblur_estimate(self, seconds: float | None) -> None:
+        """'Deblur takes about 40 s here' under the button (empty until the speed is measured)."""
+        self.deblur_time.setText("" if seconds is None else f"Deblur takes {describe_seconds(seconds)} here")

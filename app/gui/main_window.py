@@ -44,9 +44,10 @@ from app.gui.worker import WorkerClient
 from app.errors import PhotomendError
 from models import DEFAULT_MODEL
 from app.pipeline.kernels import EstimatedKernel, estimate_kernel_for_photo
-from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+from app.pipeline.operations import (EngineCache, RestoreSettings, estimate_seconds, measure_speed,
+                                     restore_with_settings)
 from app.pipeline.photos import Photo, export_result, measure_noise, open_photo
-from app.pipeline.previews import restore_region
+from app.pipeline.previews import deblur_preview_method, restore_region
 
 OPEN_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
 MAX_RECENT = 8
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self._preview_active = False
         self._preview_final = True
         self._preview_engine_warm = False
+        self._kernel_kept_anyway: str | None = None  # an estimated kernel the user was told about, for "again"
         self.downloads = ModelDownloads(self)
         self.models_dialog: ModelsDialog | None = None
         self._build_ui()
@@ -509,20 +511,36 @@ class MainWindow(QMainWindow):
         Otherwise the first slider move would pay it; queued behind the noise estimate, on the worker.
         """
         if self._preview_engine_warm:
+            self._update_deblur_estimate()
             return
         self._preview_engine_warm = True
         settings = self.panel.settings("denoise")
+        deblur_settings = self.panel.settings("deblur")
         fast = self._fast_precision(settings)
 
         def run(job: Job) -> None:
             self.engines.denoiser(settings, fast).runner.prepare()
+            measure_speed(self.engines, deblur_settings)  # for Deblur's time estimate
 
-        self.worker.submit("warm-up", run, on_error=self._show_status_error)
+        self.worker.submit("warm-up", run, on_done=lambda _r: self._update_deblur_estimate(),
+                           on_error=self._show_status_error)
+
+    def _update_deblur_estimate(self) -> None:
+        """Tell under the Deblur button how long Deblur will take on this photo (from measured speed)."""
+        seconds = None
+        if self.photo is not None:
+            try:
+                seconds = estimate_seconds(self.engines, self.photo.pixels.shape, self.panel.settings("deblur"))
+            except PhotomendError:
+                seconds = None
+        self.panel.show_deblur_estimate(seconds)
 
     # ----- live preview ------------------------------------------------------------------
     def _schedule_preview(self, operation: str, final: bool) -> None:
         if self.photo is None:
             return
+        if operation == "deblur" and final:
+            self._update_deblur_estimate()
         self._preview_operation = operation
         self._preview_active = True
         self._preview_final = final
@@ -577,16 +595,26 @@ class MainWindow(QMainWindow):
         serial = self._photo_serial
 
         def run(job: Job):
+            method = "wiener"
+            if operation == "deblur" and not learned:
+                method = deblur_preview_method(self.engines, region, settings, final=final, fast_precision=fast)
             out = restore_region(self.engines, pixels, region, settings, noise_level=noise, downscale=downscale,
-                                 fast_precision=fast, cancelled=job.cancel.is_set)
-            return to_qimage(out)
+                                 fast_precision=fast, cancelled=job.cancel.is_set, deblur_method=method)
+            return to_qimage(out), method
 
-        def done(image) -> None:
+        def done(result) -> None:
+            image, method = result
             if self._preview_active and self.photo is not None and serial == self._photo_serial:
                 self.view.set_preview_patch(image, QRectF(QRect(*region)))
+                if operation == "deblur" and not learned:
+                    kind = ("deep prior, fast" if method == "deep" else
+                            "Wiener" + ("" if final or settings.deblur_method != "deep" else " while moving")
+                            + (", zoom in for a deep preview" if final and settings.deblur_method == "deep" else ""))
+                else:
+                    kind = 'full resolution' if downscale == 1 else f'1/{downscale} scale' + ('' if final else ', fast')
                 self.statusBar().showMessage(
-                    f"Preview ({'full resolution' if downscale == 1 else f'1/{downscale} scale' + ('' if final else ', fast')}) "
-                    f"in {time.perf_counter() - started:.2f}s — click {operation.title()} to apply", 5000)
+                    f"Preview ({kind}) in {time.perf_counter() - started:.2f}s — click {operation.title()} to apply",
+                    5000)
 
         self.worker.request_preview(run, on_done=done, on_error=self._show_status_error)
 
@@ -614,6 +642,8 @@ class MainWindow(QMainWindow):
         if operation == "deblur" and not settings.kernel_spec and not self.panel.learned_deblur():
             self._show_notice(self._no_kernel_text())
             return
+        if operation == "deblur" and settings.kernel_estimated and settings.kernel_spec == self._kernel_kept_anyway:
+            settings = dataclasses.replace(settings, kernel_estimated=False)  # "press Deblur again": as asked
         pixels, replaces = self._step_start(operation)
         label = self._step_label(settings)
         started = time.perf_counter()
@@ -637,6 +667,11 @@ class MainWindow(QMainWindow):
             self._end_job()
             if serial != self._photo_serial:
                 return
+            if operation == "deblur" and report.unchanged:  # the estimated kernel did not explain the photo
+                self._kernel_kept_anyway = settings.kernel_spec
+                self._show_notice(f"{'; '.join(report.messages).capitalize()}. Press Deblur again to apply this "
+                                  "kernel anyway.")
+                return
             if replaces:  # the new step takes the old one's place: one Denoise, never two stacked
                 self.history.undo()
             self.history.push(label, restored)
@@ -645,6 +680,7 @@ class MainWindow(QMainWindow):
             elapsed = time.perf_counter() - started
             self.status_labels["time"].setText(f"last run {elapsed:.1f}s")
             self.status_labels["device"].setText(f"{report.device} {report.precision}")
+            self._update_deblur_estimate()  # the run measured this machine's speed again
             notes = "; ".join(report.messages)
             self.statusBar().showMessage(f"{label} done in {elapsed:.1f}s" + (f" — {notes}" if notes else ""), 8000)
             self._estimate_noise()
@@ -659,7 +695,8 @@ class MainWindow(QMainWindow):
             self._show_error(message)
 
         self.current_job = self.worker.submit(operation, run, on_done=done, on_error=failed,
-                                              on_progress=self.panel.set_progress, on_cancel=cancelled)
+                                              on_progress=self.panel.set_progress, on_cancel=cancelled,
+                                              on_expected=self.panel.set_expected)
         self._update_actions()
 
     def _step_start(self, operation: str) -> tuple[np.ndarray, bool]:
@@ -739,6 +776,11 @@ class MainWindow(QMainWindow):
                 self._show_notice(f"The blur could not be pinned down: {estimate.description}. The photo was not "
                                   "deblurred: press Deblur again to use this kernel anyway, or choose the blur type "
                                   "yourself.")
+                self._schedule_preview("deblur", True)
+            elif estimate.verdict == "varies":
+                self._show_notice(f"{estimate.description.capitalize()}: one blur kernel would make part of it worse, "
+                                  "so the photo was not deblurred. Press Deblur again to use this kernel anyway, or "
+                                  "choose a learned deblurring model (Deblur > Model), which handles moving subjects.")
                 self._schedule_preview("deblur", True)
             elif then_deblur:
                 self.statusBar().showMessage(f"Found {estimate.description}")

@@ -23,4 +23,4 @@ class Job:
     kind: str  # 'open' | 'estimate' | 'preview' | 'apply' | 'export'
     run: Callable[["Job"], Any]
     cancel: threading.Event = field(default_factory=threading.Event)
-    report: Callable[[int, int], None] | None = None
+    report: Callable[[int, int], None] | None = None  # may also have .expected(seconds)

@@ -22,10 +22,24 @@ from app.errors import CancelledError, PhotomendError
 from app.gui.tasks import Job
 
 
+class _Reporter:
+    """A job's progress callback; ``expected(seconds)`` passes on the engine's time estimate."""
+
+    def __init__(self, worker: "_Worker", job_id: int) -> None:
+        self._worker, self._job_id = worker, job_id
+
+    def __call__(self, done: int, total: int) -> None:
+        self._worker.progress.emit(self._job_id, done, total)
+
+    def expected(self, seconds: float) -> None:
+        self._worker.expected.emit(self._job_id, float(seconds))
+
+
 class _Worker(QObject):
     """Lives in the worker thread; runs one job at a time, in order."""
 
     progress = Signal(int, int, int)  # job id, done, total
+    expected = Signal(int, float)  # job id, predicted seconds
     finished = Signal(int, object)  # job id, result
     failed = Signal(int, str)  # job id, one-line message
     cancelled = Signal(int)
@@ -35,7 +49,7 @@ class _Worker(QObject):
         if job.cancel.is_set():
             self.cancelled.emit(job.id)
             return
-        job.report = lambda done, total: self.progress.emit(job.id, done, total)
+        job.report = _Reporter(self, job.id)
         try:
             result = job.run(job)
         except CancelledError:
@@ -70,6 +84,7 @@ class WorkerClient(QObject):
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
+        self._worker.expected.connect(self._on_expected)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.cancelled.connect(self._on_cancelled)
@@ -93,13 +108,15 @@ class WorkerClient(QObject):
         on_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         on_cancel: Callable[[], None] | None = None,
+        on_expected: Callable[[float], None] | None = None,
         owner: str = "window",
     ) -> Job:
         """Queue a job; callbacks run on the UI thread."""
         job = Job(next(self._ids), kind, run)
         self._jobs[job.id] = job
         self._owners[job.id] = owner
-        self._callbacks[job.id] = {"done": on_done, "error": on_error, "progress": on_progress, "cancel": on_cancel}
+        self._callbacks[job.id] = {"done": on_done, "error": on_error, "progress": on_progress, "cancel": on_cancel,
+                                   "expected": on_expected}
         heapq.heappush(self._waiting, (PRIORITY.get(kind, 1), job.id, job))
         self.busyChanged.emit(True)
         self._dispatch()
@@ -169,6 +186,11 @@ class WorkerClient(QObject):
         callback = self._callbacks.get(job_id, {}).get("progress")
         if callback is not None:
             callback(done, total)
+
+    def _on_expected(self, job_id: int, seconds: float) -> None:
+        callback = self._callbacks.get(job_id, {}).get("expected")
+        if callback is not None:
+            callback(seconds)
 
     def _on_finished(self, job_id: int, result: Any) -> None:
         self._finish(job_id, "done", result)

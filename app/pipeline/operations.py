@@ -14,7 +14,10 @@ from typing import Any, Callable
 import numpy as np
 
 from app.engine.denoise import Denoiser
+from app.errors import PhotomendError
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
+from app.engine.strength import DEFAULT_STRENGTH
+from app.engine.throughput import describe_seconds
 from app.pipeline.process_file import Cancelled, Progress, RestoreFunction
 from models import DEFAULT_MODEL, load_model
 
@@ -35,6 +38,9 @@ class RestoreSettings:
     noise_level: float | None = None  # None = estimated per photo
     kernel_spec: str = "motion:15,0"
     deblur_method: str = "deep"
+    # The kernel is this photo's own blind estimate (the window's Auto, or kernel_spec 'auto'): the
+    # result is then checked for blur left behind and the photo kept as it was when some is.
+    kernel_estimated: bool = False
     iterations: int | None = None  # deblur; None = the method's default
     detail: float = DEFAULT_DETAIL  # denoise, 0-100: fine luma texture given back (app.engine.finish)
     colour_noise: float = DEFAULT_COLOUR_NOISE  # denoise, 0-100: extra chroma smoothing
@@ -165,7 +171,8 @@ def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSe
         # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
         # kernel the estimate does not trust can ruin a sharp photo. The user can still give one.
         note = ("no clear blur found: the photo was left unchanged" if estimate.verdict == "no_blur" else
-                f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway)")
+                f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway"
+                + (", or --model with a learned deblurring model" if estimate.verdict == "varies" else "") + ")")
         return rgb.copy(), RestoreReport(operation="deblur", sigma=0.0, kernel=kernel, kernel_estimate=estimate,
                                          unchanged=True, device=settings.device, precision=settings.precision,
                                          messages=[note])
@@ -175,14 +182,73 @@ def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSe
     result = cache.deblurrer(settings).deblur(
         rgb, kernel, method=settings.deblur_method,
         noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-        progress=progress, cancelled=cancelled, **kwargs,
+        progress=progress, cancelled=cancelled, expected=getattr(progress, "expected", None), **kwargs,
     )
+    verify = (estimate is not None or settings.kernel_estimated) and settings.strength >= DEFAULT_STRENGTH
+    left = _blur_left(result.pixels, kernel, cancelled) if verify else None
+    if left is not None:
+        from app.algorithms.blind.estimate import support_side
+
+        note = (f"deblurring with the estimated kernel left blur about {support_side(left.kernel)} px across behind, "
+                "so one kernel does not explain this photo (a moving subject?): the photo was left unchanged (give "
+                "the kernel to deblur it anyway, or use a learned deblurring model)")
+        return rgb.copy(), RestoreReport(operation="deblur", sigma=0.0, kernel=kernel, kernel_estimate=estimate,
+                                         unchanged=True, device=settings.device, precision=settings.precision,
+                                         messages=[note])
     report = RestoreReport(
         operation="deblur", model=settings.model if settings.deblur_method == "deep" else None,
         sigma=result.noise_level, estimated_sigma=result.noise_level if result.estimated else None,
         kernel=kernel, kernel_estimate=estimate, device=str(result.device), precision=result.precision,
         tile=result.tile, messages=list(result.messages))
     return result.pixels, report
+
+
+def estimate_seconds(cache: EngineCache, shape: tuple[int, ...], settings: RestoreSettings) -> float | None:
+    """Predicted seconds of Deblur with ``settings`` on a photo of ``shape``, from measured speed.
+
+    Loads and runs nothing (safe on a UI thread): None until :func:`measure_speed` or a run has
+    measured this machine, and for operations without an estimate. An automatic kernel counts
+    at its largest size.
+    """
+    if settings.operation != "deblur" or learned_deblur(settings.model):
+        return None
+    from app.algorithms.blind.estimate import DEFAULT_MAX_SIZE
+    from app.physics.kernels import kernel_from_spec
+
+    spec = settings.kernel_spec.strip().lower()
+    if not spec:
+        return None
+    try:
+        kernel = (np.ones((DEFAULT_MAX_SIZE, DEFAULT_MAX_SIZE), np.float32) if spec == "auto"
+                  else kernel_from_spec(settings.kernel_spec))
+    except PhotomendError:
+        return None
+    from app.engine.deblur import DEFAULT_ITERATIONS
+
+    iterations = settings.iterations or DEFAULT_ITERATIONS
+    return cache.deblurrer(settings).estimate_seconds(shape, kernel, settings.deblur_method, iterations,
+                                                      settings.tile, probe=False)
+
+
+def _blur_left(pixels: np.ndarray, kernel: np.ndarray, cancelled: Cancelled | None):
+    """The blur an estimated kernel left in its result (see app.algorithms.blind.blur_left), or None."""
+    from app.algorithms.blind import blur_left
+
+    return blur_left(pixels, kernel.shape[0], cancelled)
+
+
+def measure_speed(cache: EngineCache, settings: RestoreSettings) -> None:
+    """Load Deblur's prior and time it (exact and fast precision) so estimates exist before the first run.
+
+    Seconds (int8 calibration where that is the fast precision); for a worker thread at start-up.
+    """
+    if settings.deblur_method != "deep" or learned_deblur(settings.model):
+        return
+    from app.engine import throughput
+
+    deblurrer = cache.deblurrer(settings)
+    throughput.model_rate(deblurrer.runner)
+    throughput.model_rate(deblurrer.fast_runner())
 
 
 def kernel_for(spec: str, rgb: np.ndarray, cancelled: Cancelled | None = None) -> tuple[np.ndarray, Any]:

@@ -1,0 +1,120 @@
+"""Deep deblurring's fast path: the fast prior's place in the loop, time estimates, deep previews.
+
+The speed itself is a benchmark (benchmarks/deblur_speed.py), not a test; these guard what the
+user relies on: the result is still made by the exact prior, estimates exist before and during a
+run and follow measured speed, and previews pick deep only where it arrives quickly.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from app.algorithms.dpir import DpirSettings, dpir_deconvolve
+from app.engine import throughput
+from app.engine.deblur import Deblurrer
+from app.physics.blur import blur
+from app.physics.kernels import kernel_from_spec
+
+
+def _blurred(seed: int = 0, size: tuple[int, int] = (72, 96)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sharp = np.clip(np.kron(rng.random((size[0] // 8, size[1] // 8, 3)), np.ones((8, 8, 1))), 0, 1).astype(np.float32)
+    kernel = kernel_from_spec("motion:7,30")
+    return np.clip(blur(sharp, kernel, mode="same"), 0, 1).astype(np.float32), kernel
+
+
+def test_the_fast_prior_runs_the_early_iterations_and_never_the_last():
+    calls: list[str] = []
+
+    def denoiser(name: str):
+        def run(image: np.ndarray, level) -> np.ndarray:
+            calls.append(name)
+            return image
+
+        return run
+
+    observed, kernel = _blurred()
+    settings = DpirSettings(iterations=6, fast_iterations=4)
+    dpir_deconvolve(observed, kernel, denoiser("exact"), 0.01, settings, fast_denoise=denoiser("fast"))
+    assert calls == ["fast"] * 4 + ["exact"] * 2
+    calls.clear()
+    dpir_deconvolve(observed, kernel, denoiser("exact"), 0.01, DpirSettings(iterations=3, fast_iterations=9),
+                    fast_denoise=denoiser("fast"))
+    assert calls == ["fast", "fast", "exact"]  # even when asked for more, the last step is exact
+
+
+def test_fast_prior_result_stays_close_to_the_exact_one():
+    """The fast (int8/half) prior in the early iterations changes the result by well under what a user sees."""
+    observed, kernel = _blurred(1, (96, 128))
+    exact = Deblurrer("cpu", fast_precision="off")
+    fast = Deblurrer("cpu")
+    fast.fast_prior_min_pixels = 0
+    if fast.fast_runner() is fast.runner:
+        pytest.skip("this CPU offers no faster precision than fp32")
+    a = exact.deblur(observed, kernel, noise_level=2.0).pixels
+    b = fast.deblur(observed, kernel, noise_level=2.0).pixels
+    mse = float(np.mean((a - b) ** 2))
+    assert 10 * np.log10(1.0 / max(mse, 1e-12)) > 40.0
+
+
+def test_small_photos_use_the_exact_prior_throughout():
+    observed, kernel = _blurred()
+    deblurrer = Deblurrer("cpu")
+    assert deblurrer._fast_share(deblurrer.settings, observed.shape[0] * observed.shape[1]) == 0.0
+    assert deblurrer._fast_share(deblurrer.settings, 12_000_000) == pytest.approx(7 / 8)
+
+
+def test_estimate_is_none_until_measured_without_probing_then_follows_the_last_run():
+    throughput.forget()
+    observed, kernel = _blurred(2)
+    deblurrer = Deblurrer("cpu")
+    assert deblurrer.estimate_seconds(observed.shape, kernel, probe=False) is None  # nothing loaded, nothing run
+    heard: list[float] = []
+    deblurrer.deblur(observed, kernel, noise_level=2.0, expected=heard.append)
+    assert len(heard) == 1 and heard[0] > 0  # told before the work started (from a probe)
+    after = deblurrer.estimate_seconds(observed.shape, kernel, probe=False)
+    again = deblurrer.deblur(observed, kernel, noise_level=2.0)
+    assert after is not None and 0.3 * again.seconds <= after <= 3.0 * again.seconds  # measured, not guessed
+    bigger = deblurrer.estimate_seconds((observed.shape[0] * 2, observed.shape[1] * 2, 3), kernel, probe=False)
+    assert bigger > 2.0 * after  # four times the pixels (plus less band): clearly longer
+
+
+def test_describe_seconds_reads_like_a_person_would_say_it():
+    assert throughput.describe_seconds(3) == "a few seconds"
+    assert throughput.describe_seconds(42) == "about 40 s"
+    assert throughput.describe_seconds(200) == "about 3 min"
+    assert throughput.describe_seconds(4300) == "about 1 h 12 min"
+
+
+def test_cli_progress_line_shows_the_estimate_before_the_first_step():
+    from app.cli.progress import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    line = ProgressLine(1, stream=stream)
+    line.start_file(1, "photo.jpg")
+    line.expected(95.0)
+    assert "s left (estimate)" in stream.getvalue().split("\r")[-1]
+    line._last_draw = 0.0  # past the redraw rate limit
+    line(4, 8)
+    assert "(estimate)" not in stream.getvalue().split("\r")[-1] and "s left" in stream.getvalue().split("\r")[-1]
+
+
+def test_deblur_preview_is_wiener_while_moving_and_deep_only_when_quick():
+    from app.pipeline.operations import EngineCache, RestoreSettings
+    from app.pipeline.previews import deblur_preview_method
+
+    cache = EngineCache()
+    settings = RestoreSettings(operation="deblur", device="cpu", kernel_spec="motion:9,0", deblur_method="deep")
+    small, huge = (0, 0, 160, 120), (0, 0, 6000, 4000)
+    assert deblur_preview_method(cache, small, settings, final=False) == "wiener"
+    assert deblur_preview_method(cache, small, settings, final=True) == "deep"
+    assert deblur_preview_method(cache, huge, settings, final=True) == "wiener"
+    wiener = RestoreSettings(operation="deblur", device="cpu", kernel_spec="motion:9,0", deblur_method="wiener")
+    assert deblur_preview_method(cache, small, wiener, final=True) == "wiener"
