@@ -210,21 +210,6 @@ def test_short_trajectory_searched_on_a_large_canvas() -> None:
 # ----- one-click deblurring does no harm ---------------------------------------------------
 
 
-def _estimate_with_regions(quarters: list[float], ninths: list[float]) -> KernelEstimate:
-    kernel = motion_kernel(11, 0)
-    return KernelEstimate(kernel, "general", {}, 0.99, None, {"quarters": quarters, "ninths": ninths})
-
-
-def test_kernels_of_the_parts_disagreeing_mean_the_blur_varies() -> None:
-    agreeing = _estimate_with_regions([0.99, 0.97, 0.95, 0.98], [0.95] * 9)
-    assert agreeing.uniform and agreeing.verdict == "blur"
-    subject = _estimate_with_regions([0.99, 0.97, 0.62, 0.98], [0.95] * 9)  # one quarter blurred its own way
-    assert not subject.uniform and subject.verdict == "varies"
-    assert "differs across the photo" in subject.describe()
-    scattered = _estimate_with_regions([0.95] * 4, [0.99, 0.7, 0.8, 0.85, 0.95, 0.6, 0.7, 0.99, 0.8])
-    assert scattered.verdict == "varies"
-
-
 @needs_data
 def test_blur_left_in_a_result_tells_a_kernel_that_did_not_fit() -> None:
     """Deblurred with its true kernel a photo looks sharp; with a kernel along another path, blur stays."""

@@ -623,3 +623,31 @@ def test_deblur_tells_its_time_before_and_while_it_runs_and_previews_deep_when_z
     blurred = window.history.original[y : y + h, x : x + w]
     assert psnr(patch / 255.0, clean) > psnr(blurred, clean) + 3  # the deep preview is sharper...
     assert psnr(patch / 255.0, full) > 30  # ...and close to what Deblur gives there
+
+
+def test_a_result_that_keeps_blur_is_not_kept_and_deblur_again_applies_it(qtbot, window: MainWindow, blurred_crop,
+                                                                          monkeypatch):
+    """When the estimated kernel leaves blur in its result, the photo stays as it was and the window says
+    why; pressing Deblur again applies that kernel as asked."""
+    import app.algorithms.blind as blind
+    from app.physics.kernels import motion_kernel
+
+    calls: list[int] = []
+
+    def blur_everywhere(pixels, side, cancelled=None):
+        calls.append(side)
+        return blind.KernelEstimate(motion_kernel(9, 0), "motion", {"length": 9, "angle": 0}, 0.9, "motion:9,0")
+
+    monkeypatch.setattr(blind, "blur_left", blur_everywhere)
+    _clean, path = blurred_crop
+    _open(qtbot, window, path)
+    panel = window.panel
+    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))
+    qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(calls) and window.current_job is None and "Press Deblur again" in (window.last_message or ""),
+                    timeout=120000)
+    assert not window.history.is_modified()  # nothing kept, nothing to undo
+    assert "left blur" in window.last_message and "unchanged" in window.last_message
+    qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history.is_modified() and window.current_job is None, timeout=120000)
+    assert len(calls) == 1  # the second press was not checked again: the user asked for it

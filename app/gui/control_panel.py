@@ -543,7 +543,7 @@ class ControlPanel(QWidget):
         self.kernel_label.setPixmap(QPixmap.fromImage(image))
         size = f"{kernel.shape[1]}x{kernel.shape[0]} px kernel"
         if auto and self.estimate is not None:
-            if self.estimate.verdict in ("low_confidence", "varies"):
+            if self.estimate.verdict == "low_confidence":
                 found = f"{self.estimate.description.capitalize()}. Press Deblur again to use it anyway."
             else:
                 found = f"Found: {self.estimate.description}."

@@ -773,14 +773,10 @@ class MainWindow(QMainWindow):
             if estimate.verdict == "no_blur":
                 self._show_notice(self._no_kernel_text())
             elif estimate.verdict == "low_confidence":
+                self._kernel_kept_anyway = estimate.spec  # pressing Deblur again after this means "as asked"
                 self._show_notice(f"The blur could not be pinned down: {estimate.description}. The photo was not "
                                   "deblurred: press Deblur again to use this kernel anyway, or choose the blur type "
                                   "yourself.")
-                self._schedule_preview("deblur", True)
-            elif estimate.verdict == "varies":
-                self._show_notice(f"{estimate.description.capitalize()}: one blur kernel would make part of it worse, "
-                                  "so the photo was not deblurred. Press Deblur again to use this kernel anyway, or "
-                                  "choose a learned deblurring model (Deblur > Model), which handles moving subjects.")
                 self._schedule_preview("deblur", True)
             elif then_deblur:
                 self.statusBar().showMessage(f"Found {estimate.description}")

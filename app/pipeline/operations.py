@@ -171,8 +171,7 @@ def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSe
         # One-click deblur must do no harm: a near-delta kernel can only add artefacts, and a
         # kernel the estimate does not trust can ruin a sharp photo. The user can still give one.
         note = ("no clear blur found: the photo was left unchanged" if estimate.verdict == "no_blur" else
-                f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway"
-                + (", or --model with a learned deblurring model" if estimate.verdict == "varies" else "") + ")")
+                f"{estimate.describe()}: the photo was left unchanged (give --kernel to deblur it anyway)")
         return rgb.copy(), RestoreReport(operation="deblur", sigma=0.0, kernel=kernel, kernel_estimate=estimate,
                                          unchanged=True, device=settings.device, precision=settings.precision,
                                          messages=[note])

@@ -71,13 +71,7 @@ LOW_CONFIDENCE = 0.5
 """Below this confidence the kernel is a guess: the 2 sharp photos that gave a non-delta kernel
 scored 0.01 and 0.07, the 12 blurred ones 0.99+; in the blind benchmark's camera-shake cases the
 estimate succeeded for 84% of those >= 0.5 and 67% of the 3 below."""
-REGION_AGREEMENT = 0.9
-"""One kernel fits the photo when the kernels solved from its parts agree with it this well: the
-least of the 2x2 quarters and the median of the 3x3 ninths (similarity, see
-:func:`region_agreement`). Tuned on synthetic photos (a camera-shake background, a subject moving
-along another path: see benchmarks/bench_blind.py's 'varying' part); below it, one-click deblurring
-made such photos worse."""
-VERDICTS = ("blur", "low_confidence", "no_blur", "varies")
+VERDICTS = ("blur", "low_confidence", "no_blur")
 RESIDUAL_SPREAD = 1.75
 """After deblurring with an estimated kernel the result must look sharp: a blur still found in it
 (RMS radius >= this, px, at confidence >= LOW_CONFIDENCE) means the kernel did not explain the
@@ -131,17 +125,7 @@ class KernelEstimate:
             return "no_blur"
         if self.confidence < LOW_CONFIDENCE:
             return "low_confidence"
-        if not self.uniform:
-            return "varies"
         return "blur"
-
-    @property
-    def uniform(self) -> bool:
-        """Whether one kernel explains the whole crop (its parts' kernels agree; see REGION_AGREEMENT)."""
-        quarters, ninths = self.details.get("quarters"), self.details.get("ninths")
-        if not quarters or not ninths:
-            return True
-        return min(quarters) >= REGION_AGREEMENT and float(np.median(ninths)) >= REGION_AGREEMENT
 
     def describe(self) -> str:
         """The estimate in plain words: "motion blur 15.2 px at 31°, confidence 0.83"."""
@@ -156,8 +140,6 @@ class KernelEstimate:
             shape = f"camera shake, about {support_side(self.kernel)} px across"
         if verdict == "low_confidence":
             return f"no clear blur found (perhaps {shape}; low confidence {self.confidence:.2f})"
-        if verdict == "varies":
-            return f"the blur differs across the photo (a moving subject?; mostly {shape})"
         return f"{shape}, confidence {self.confidence:.2f}"
 
 
@@ -245,38 +227,6 @@ def _weighted_kernel(result: MultiscaleResult, settings: MultiscaleSettings, wei
     blurred = tuple(g * weight for g in result.blurred_grads)
     raw = solve_kernel(latent, blurred, side, settings.gamma, start=result.kernel, sparsity=settings.sparsity)
     return cv2.GaussianBlur(clean_kernel(raw, settings.peak_fraction), (0, 0), 1.0)
-
-
-def _part_ramps(inside: np.ndarray, length: int, parts: int, side: int) -> list[np.ndarray]:
-    """Soft 1-D weights (ramps 2 kernel sides wide) splitting the ``inside`` span into ``parts``."""
-    if not inside.size:
-        inside = np.arange(length)
-    edges = np.linspace(inside[0], inside[-1], parts + 1)
-    positions = np.arange(length, dtype=np.float32)
-    ramps = []
-    for index in range(parts):
-        low, high = edges[index], edges[index + 1]
-        rise = (positions - (low - side)) / (2.0 * side) if index else np.ones(length, np.float32)
-        fall = ((high + side) - positions) / (2.0 * side) if index < parts - 1 else np.ones(length, np.float32)
-        ramps.append(np.clip(np.minimum(rise, fall), 0.0, 1.0).astype(np.float32))
-    return ramps
-
-
-def region_agreement(result: MultiscaleResult, settings: MultiscaleSettings, parts: int) -> list[float]:
-    """Similarity to the kernel of the kernels solved from each of parts x parts regions of the crop.
-
-    Why: a moving subject blurs its part of the photo along another path, and deconvolving it
-    with the background's kernel makes it worse. With the final latent shared, each region's
-    kernel solve is cheap and stable where one blur holds, and drifts where it does not.
-    """
-    side = result.kernel.shape[0]
-    rows, cols = result.latent_grads[0].shape
-    window = result.window if result.window is not None else np.ones((rows, cols), np.float32)
-    row_ramps = _part_ramps(np.nonzero(window.max(axis=1) > 0)[0], rows, parts, side)
-    col_ramps = _part_ramps(np.nonzero(window.max(axis=0) > 0)[0], cols, parts, side)
-    reference = cv2.GaussianBlur(result.kernel, (0, 0), 1.0)
-    return [kernel_similarity(_weighted_kernel(result, settings, r[:, None] * c[None, :]), reference)
-            for r in row_ramps for c in col_ramps]
 
 
 def split_agreement(result: MultiscaleResult, settings: MultiscaleSettings) -> float:
@@ -508,9 +458,6 @@ def estimate_kernel(
         "fits": {name: {"params": fit.params, "mismatch": fit.mismatch} for name, fit in fits.items()},
         **parts,
     }
-    if support_side(general) > 3:  # a near-point kernel has no shape for the regions to disagree on
-        details["quarters"] = region_agreement(result, settings, 2)
-        details["ninths"] = region_agreement(result, settings, 3)
     return KernelEstimate(kernel, chosen, params, confidence, spec, details)
 
 
