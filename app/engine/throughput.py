@@ -18,8 +18,13 @@ import numpy as np
 if TYPE_CHECKING:
     from app.engine.runner import ModelRunner
 
-PROBE_SIDE = 256
+PROBE_SIDE = 384
 SMOOTHING = 0.5  # weight of the newest measurement in the running rate
+
+BLIND_ESTIMATE = ("blind-estimate", "cpu", "fp32", "estimate")
+"""Key of one blind kernel estimate (the crop is at most 640 px square, so seconds per estimate)."""
+BLIND_ESTIMATE_SECONDS = 8.0
+"""Before any estimate was timed in this process: a 2-core CPU's median (benchmarks/results/blind.md)."""
 
 _rates: dict[tuple[str, str, str, str], float] = {}
 _lock = threading.Lock()
@@ -44,6 +49,11 @@ def rate(key: tuple[str, str, str, str]) -> float | None:
     """Seconds per megapixel-pass measured so far for ``key``, or None."""
     with _lock:
         return _rates.get(key)
+
+
+def blind_estimate_seconds() -> float:
+    """Seconds one blind kernel estimate takes here (measured, else the 2-core figure)."""
+    return rate(BLIND_ESTIMATE) or BLIND_ESTIMATE_SECONDS
 
 
 def forget() -> None:

@@ -60,7 +60,9 @@ def estimate_kernel_for_photo(
     from app.algorithms.blind import estimate_kernel
     from app.physics.kernels import save_kernel
 
-    estimate = estimate_kernel(rgb, progress=progress, cancelled=cancelled)
+    from app.pipeline.operations import timed_estimate
+
+    estimate = timed_estimate(lambda: estimate_kernel(rgb, progress=progress, cancelled=cancelled))
     spec = estimate.spec
     if spec is None:
         digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=10).hexdigest()

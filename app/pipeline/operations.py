@@ -214,7 +214,7 @@ def estimate_seconds(cache: EngineCache, shape: tuple[int, ...], settings: Resto
     from app.algorithms.blind.estimate import DEFAULT_MAX_SIZE
     from app.physics.kernels import kernel_from_spec
 
-    spec = settings.kernel_spec.strip().lower()
+    spec = settings.kernel_spec.strip().lower() or ("auto" if settings.kernel_estimated else "")
     if not spec:
         return None
     try:
@@ -224,16 +224,35 @@ def estimate_seconds(cache: EngineCache, shape: tuple[int, ...], settings: Resto
         return None
     from app.engine.deblur import DEFAULT_ITERATIONS
 
+    from app.engine import throughput
+
     iterations = settings.iterations or DEFAULT_ITERATIONS
-    return cache.deblurrer(settings).estimate_seconds(shape, kernel, settings.deblur_method, iterations,
-                                                      settings.tile, probe=False)
+    seconds = cache.deblurrer(settings).estimate_seconds(shape, kernel, settings.deblur_method, iterations,
+                                                         settings.tile, probe=False)
+    if seconds is None:
+        return None
+    # Finding the blur first (when not yet found), and the check of the result for blur left.
+    estimates = (spec == "auto") + (spec == "auto" or settings.kernel_estimated)
+    return seconds + estimates * throughput.blind_estimate_seconds()
 
 
 def _blur_left(pixels: np.ndarray, kernel: np.ndarray, cancelled: Cancelled | None):
     """The blur an estimated kernel left in its result (see app.algorithms.blind.blur_left), or None."""
     from app.algorithms.blind import blur_left
 
-    return blur_left(pixels, kernel.shape[0], cancelled)
+    return timed_estimate(lambda: blur_left(pixels, kernel.shape[0], cancelled))
+
+
+def timed_estimate(estimate: Callable[[], Any]) -> Any:
+    """Run a blind kernel estimate and record how long it took (for Deblur's time estimates)."""
+    import time
+
+    from app.engine import throughput
+
+    started = time.perf_counter()
+    result = estimate()
+    throughput.record(throughput.BLIND_ESTIMATE, time.perf_counter() - started, 1.0)
+    return result
 
 
 def measure_speed(cache: EngineCache, settings: RestoreSettings) -> None:
@@ -255,7 +274,7 @@ def kernel_for(spec: str, rgb: np.ndarray, cancelled: Cancelled | None = None) -
     if spec.strip().lower() == "auto":
         from app.algorithms.blind import estimate_kernel
 
-        estimate = estimate_kernel(rgb, cancelled=cancelled)
+        estimate = timed_estimate(lambda: estimate_kernel(rgb, cancelled=cancelled))
         return estimate.kernel, estimate
     from app.physics.kernels import kernel_from_spec
 
