@@ -452,8 +452,11 @@ def write_report(cache: Cache, n_images: int, methods: list[str], rl_images: int
         "## Deblurring (non-blind)",
         "",
         f"Machine: {_machine()}.",
-        f"Command: `.venv/bin/python benchmarks/bench_deblur.py --images {n_images}` "
-        "(resumable: `--max-minutes 9` runs it in pieces).",
+        f"Command: `.venv/bin/python benchmarks/bench_deblur.py --images {n_images} --methods "
+        "deep,deep-exact,wiener,wiener-plain,rl --ablation-images 10 --rl-images 3` "
+        "(resumable: `--max-minutes 9` runs it in pieces). `deep` is measured with the fast prior in the first 7 "
+        "iterations (what photos of 0.5 MP and more get; here bf16, native on this CPU), `deep-exact` without it. "
+        "Speed: `deblur_speed.md` (s/MP here is inflated by other jobs on the machine during this run).",
         "",
         f"CBSD68, first {n_images} images (sorted by name) x Levin's 8 kernels = {cases} cases per noise level. "
         "Blur by *valid* convolution (no boundary assumption; ground truth = the clean image cropped by ks//2), "
