@@ -642,7 +642,7 @@ def test_a_result_that_keeps_blur_is_not_kept_and_deblur_again_applies_it(qtbot,
     _clean, path = blurred_crop
     _open(qtbot, window, path)
     panel = window.panel
-    panel.deblur_method.setCurrentIndex(panel.deblur_method.findData("wiener"))
+    assert panel.deblur_method.currentData() == "deep"  # the checked method
     qtbot.mouseClick(panel.deblur_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(calls) and window.current_job is None and "Press Deblur again" in (window.last_message or ""),
                     timeout=120000)

@@ -325,7 +325,7 @@ class Report:
             if "confidence" not in described:
                 described += f" (confidence {estimate.confidence:.2f})"
             if done.unchanged and estimate.verdict == "blur" and done.messages:  # the result kept blur: why
-                parts.append(done.messages[0])
+                parts.append(f"kernel {described}: {done.messages[0]}")
             else:
                 parts.append(f"kernel {described}" if not done.unchanged else f"{described}: left unchanged")
         if done.blind:  # no level: which model ran is the useful fact

@@ -183,7 +183,9 @@ def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSe
         noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
         progress=progress, cancelled=cancelled, expected=getattr(progress, "expected", None), **kwargs,
     )
-    verify = (estimate is not None or settings.kernel_estimated) and settings.strength >= DEFAULT_STRENGTH
+    # The check is calibrated on the deep method's results (Wiener, a preview method, keeps more blur).
+    verify = ((estimate is not None or settings.kernel_estimated) and settings.strength >= DEFAULT_STRENGTH
+              and settings.deblur_method == "deep")
     left = _blur_left(result.pixels, kernel, cancelled) if verify else None
     if left is not None:
         from app.algorithms.blind.estimate import support_side
