@@ -237,9 +237,9 @@ def test_auto_deblur_keeps_a_photo_whose_result_would_keep_blur(monkeypatch) -> 
     seen: list[int] = []
     real = blind.blur_left
 
-    def always_left(pixels, side, cancelled=None):
+    def always_left(pixels, side, cancelled=None, progress=None):
         seen.append(side)
-        return real(np.ascontiguousarray(blurred), side, cancelled)  # the blurred photo itself: blur is left
+        return real(np.ascontiguousarray(blurred), side, cancelled, progress)  # the blurred photo itself: blur is left
 
     monkeypatch.setattr(blind, "blur_left", always_left)
     settings = RestoreSettings(operation="deblur", device="cpu", kernel_spec="auto")
@@ -252,3 +252,30 @@ def test_auto_deblur_keeps_a_photo_whose_result_would_keep_blur(monkeypatch) -> 
     wiener = restore_with_settings(EngineCache(), blurred, RestoreSettings(
         operation="deblur", device="cpu", kernel_spec="auto", deblur_method="wiener"))[1]
     assert not wiener.unchanged  # the check is calibrated on the deep method only
+
+
+@needs_data
+def test_one_progress_bar_covers_the_deblur_and_the_check_of_its_result() -> None:
+    """With --kernel auto the check runs after the deblur: the bar keeps moving through it, never back."""
+    from app.pipeline.operations import EngineCache, RestoreSettings, restore_with_settings
+
+    blurred = _blurred(_photo("101087.png", 200), motion_kernel(11, 30), seed=5)
+
+    class Bar:
+        def __init__(self) -> None:
+            self.steps: list[tuple[int, int]] = []
+            self.told: list[float] = []
+
+        def __call__(self, done: int, total: int) -> None:
+            self.steps.append((done, total))
+
+        def expected(self, seconds: float) -> None:
+            self.told.append(seconds)
+
+    bar = Bar()
+    _pixels, report = restore_with_settings(EngineCache(), blurred, RestoreSettings(
+        operation="deblur", device="cpu", kernel_spec="auto"), progress=bar)
+    fractions = [done / total for done, total in bar.steps]
+    assert not report.unchanged and len(bar.told) == 1 and bar.told[0] > 0
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert any(0.5 < f < 1.0 for f in fractions[len(fractions) // 2:])  # steps during the check, not a jump

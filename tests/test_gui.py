@@ -634,7 +634,7 @@ def test_a_result_that_keeps_blur_is_not_kept_and_deblur_again_applies_it(qtbot,
 
     calls: list[int] = []
 
-    def blur_everywhere(pixels, side, cancelled=None):
+    def blur_everywhere(pixels, side, cancelled=None, progress=None):
         calls.append(side)
         return blind.KernelEstimate(motion_kernel(9, 0), "motion", {"length": 9, "angle": 0}, 0.9, "motion:9,0")
 

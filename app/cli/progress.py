@@ -8,7 +8,7 @@ from typing import TextIO
 
 
 class ProgressLine:
-    """Shows "[3/10] name  tiles 5/12  ETA" while a batch runs."""
+    """Shows "[###   ] 3/10 name  41%  ~12s left" while a batch runs (the percentage of the current file)."""
 
     def __init__(self, total_files: int, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.total = total_files
@@ -53,7 +53,7 @@ class ProgressLine:
             remaining = (now - self.started) * (1 - fraction) / fraction
             eta = f"  ~{remaining:.0f}s left"
         bar = "#" * int(fraction * 20)
-        tiles = f"  tile {done}/{total}" if total > 1 else ""
+        tiles = f"  {100 * done // total}%" if total > 1 else ""
         self.stream.write(f"\r[{bar:<20}] {self.index}/{self.total} {self.name[:40]}{tiles}{eta}\033[K")
         self.stream.flush()
 

@@ -178,15 +178,16 @@ def _deblur_with_kernel(cache: EngineCache, rgb: np.ndarray, settings: RestoreSe
     kwargs: dict[str, Any] = {}
     if settings.iterations is not None:
         kwargs["iterations"] = settings.iterations
-    result = cache.deblurrer(settings).deblur(
-        rgb, kernel, method=settings.deblur_method,
-        noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
-        progress=progress, cancelled=cancelled, expected=getattr(progress, "expected", None), **kwargs,
-    )
     # The check is calibrated on the deep method's results (Wiener, a preview method, keeps more blur).
     verify = ((estimate is not None or settings.kernel_estimated) and settings.strength >= DEFAULT_STRENGTH
               and settings.deblur_method == "deep")
-    left = _blur_left(result.pixels, kernel, cancelled) if verify else None
+    bar = _CheckedProgress(progress) if verify and progress is not None else None
+    result = cache.deblurrer(settings).deblur(
+        rgb, kernel, method=settings.deblur_method,
+        noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
+        progress=bar or progress, cancelled=cancelled, expected=getattr(bar or progress, "expected", None), **kwargs,
+    )
+    left = _blur_left(result.pixels, kernel, cancelled, bar.check if bar else None) if verify else None
     if left is not None:
         from app.algorithms.blind.estimate import support_side
 
@@ -238,11 +239,38 @@ def estimate_seconds(cache: EngineCache, shape: tuple[int, ...], settings: Resto
     return seconds + estimates * throughput.blind_estimate_seconds()
 
 
-def _blur_left(pixels: np.ndarray, kernel: np.ndarray, cancelled: Cancelled | None):
+class _CheckedProgress:
+    """One progress bar over a deblur and the check of its result, each its share of the predicted time."""
+
+    STEPS = 1000
+
+    def __init__(self, progress: Progress) -> None:
+        from app.engine import throughput
+
+        self.progress = progress
+        self.check_seconds = throughput.blind_estimate_seconds()
+        self.share = 0.8  # of the bar for the deblur, until its own estimate tells
+
+    def __call__(self, done: int, total: int) -> None:
+        self.progress(int(self.STEPS * self.share * done / max(1, total)), self.STEPS)
+
+    def expected(self, seconds: float) -> None:
+        self.share = seconds / max(1e-6, seconds + self.check_seconds)
+        forward = getattr(self.progress, "expected", None)
+        if forward is not None:
+            forward(seconds + self.check_seconds)
+
+    def check(self, done: int, total: int) -> None:
+        fraction = self.share + (1.0 - self.share) * done / max(1, total)
+        self.progress(int(self.STEPS * fraction), self.STEPS)
+
+
+def _blur_left(pixels: np.ndarray, kernel: np.ndarray, cancelled: Cancelled | None,
+               progress: Progress | None = None):
     """The blur an estimated kernel left in its result (see app.algorithms.blind.blur_left), or None."""
     from app.algorithms.blind import blur_left
 
-    return timed_estimate(lambda: blur_left(pixels, kernel.shape[0], cancelled))
+    return timed_estimate(lambda: blur_left(pixels, kernel.shape[0], cancelled, progress))
 
 
 def timed_estimate(estimate: Callable[[], Any]) -> Any:

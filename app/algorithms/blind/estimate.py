@@ -461,8 +461,8 @@ def estimate_kernel(
     return KernelEstimate(kernel, chosen, params, confidence, spec, details)
 
 
-def blur_left(deblurred: np.ndarray, kernel_side: int, cancelled: Callable[[], bool] | None = None
-              ) -> KernelEstimate | None:
+def blur_left(deblurred: np.ndarray, kernel_side: int, cancelled: Callable[[], bool] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> KernelEstimate | None:
     """The blur still clear in a photo deblurred with an estimated kernel, or None when it looks sharp.
 
     Why: one kernel cannot undo blur that differs across the photo (a moving subject), and the
@@ -471,7 +471,7 @@ def blur_left(deblurred: np.ndarray, kernel_side: int, cancelled: Callable[[], b
     """
     size = max(3, int(kernel_side))
     try:
-        after = estimate_kernel(deblurred, max_size=size, cancelled=cancelled)
+        after = estimate_kernel(deblurred, max_size=size, cancelled=cancelled, progress=progress)
     except BlindEstimationError:
         return None
     if after.spread >= RESIDUAL_SPREAD and after.confidence >= LOW_CONFIDENCE:
