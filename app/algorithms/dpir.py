@@ -123,8 +123,7 @@ def hqs_schedule(noise_sigma: float, settings: DpirSettings = DpirSettings()) ->
 
 def dihedral(planes: torch.Tensor, index: int) -> torch.Tensor:
     """One of the 8 flips/rotations of C x H x W planes (or an H x W map); index 0 is the identity."""
-    dims = (-2, -1)
-    out = torch.rot90(planes, index % 4, dims=dims)
+    out = torch.rot90(planes, index % 4, dims=(-2, -1))
     return out.flip(-1) if index >= 4 else out
 
 
@@ -211,7 +210,7 @@ def _hqs_loop(
     ``denoisers`` is (fast, exact): the fast one runs the first ``settings.fast_iterations``
     prior steps, never the last.
     """
-    observed = torch.from_numpy(np.ascontiguousarray(np.moveaxis(observed_image, 2, 0))).to(grid.device)
+    observed = to_planes(observed_image, grid.device)
     full = grid.embed(observed_image)  # observation on the grid, band = first guess
     estimate = full.clone()
     estimate_spectrum = grid.spectrum(estimate)

@@ -233,9 +233,9 @@ class Deblurrer:
         passes = self._grid_megapixel_passes((height, width), kernel, settings, tile_side)
         deep_rate = throughput.rate(self._deep_rate_key(settings, height * width))
         if deep_rate is None:
-            if not probe:
-                known = [throughput.rate(throughput.runner_key(r, "model")) for r in (self.runner, self.fast_runner())]
-                if None in known:
+            if not probe:  # only what is measured; the fast runner is built off the UI thread (measure_speed)
+                runners = (self._runner, self._fast_runner)
+                if None in runners or None in [throughput.rate(throughput.runner_key(r, "model")) for r in runners]:
                     return None
             exact = throughput.model_rate(self.runner)
             fast_share = self._fast_share(settings, height * width)

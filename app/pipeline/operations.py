@@ -14,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 
 from app.engine.denoise import Denoiser
-from app.errors import PhotomendError
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.engine.strength import DEFAULT_STRENGTH
 from app.engine.throughput import describe_seconds
+from app.errors import PhotomendError
 from app.pipeline.process_file import Cancelled, Progress, RestoreFunction
 from models import DEFAULT_MODEL, load_model
 
@@ -225,9 +225,8 @@ def estimate_seconds(cache: EngineCache, shape: tuple[int, ...], settings: Resto
                   else kernel_from_spec(settings.kernel_spec))
     except PhotomendError:
         return None
-    from app.engine.deblur import DEFAULT_ITERATIONS
-
     from app.engine import throughput
+    from app.engine.deblur import DEFAULT_ITERATIONS
 
     iterations = settings.iterations or DEFAULT_ITERATIONS
     seconds = cache.deblurrer(settings).estimate_seconds(shape, kernel, settings.deblur_method, iterations,
