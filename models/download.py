@@ -276,18 +276,23 @@ def _refuse_link_or_folder(destination: Path) -> None:
         raise DownloadError(f"{destination}: is a folder; remove it and try again")
 
 
+def holds_verified_file(path: Path, size: int, sha256: str) -> bool:
+    """Whether ``path`` is a regular file (not a link) of exactly ``size`` bytes with this sha256."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        return False
+    try:
+        return sha256_of(path) == sha256
+    except OSError:
+        return False
+
+
 def _installed(destination: Path, request: DownloadRequest) -> bool:
     """Whether the destination already holds the verified file (then nothing is fetched)."""
-    try:
-        st = os.lstat(destination)
-    except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode) or st.st_size != request.size:
-        return False
-    try:
-        return sha256_of(destination) == request.sha256
-    except OSError:
-        return False
+    return holds_verified_file(destination, request.size, request.sha256)
 
 
 def _check_urls(urls: tuple[str, ...], name: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,16 +85,9 @@ def is_verified(entry: CatalogueEntry) -> bool:
     """Whether the entry's file is in place, a regular file, with the catalogue's size and sha256."""
     if entry.builtin:
         return True
-    path = catalogue_path(entry)
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
-        return False
-    from models.ffdnet.weights import sha256_of
+    from models.download import holds_verified_file
 
-    return sha256_of(path) == entry.sha256
+    return holds_verified_file(catalogue_path(entry), entry.size, entry.sha256)
 
 
 def _check_loads(entry: CatalogueEntry, path: Path) -> None:
