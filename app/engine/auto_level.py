@@ -22,7 +22,13 @@ pipelines (`benchmarks/calibrate_auto_level.py`, figures in benchmarks/RESULTS.m
 
 JPEG compression artefacts are not noise-like: they get their own level from the file's
 quantisation tables (app.noise.jpeg), and the photo gets the larger of the two. A level under
-NOTHING_TO_DO means there is nothing to remove: FFDNet at such levels only costs detail.
+NOTHING_TO_DO means there is nothing to remove: FFDNet at such levels only costs detail. A
+near-lossless JPEG is left alone unless its grain is clearly there (CLEAR_CAMERA_NOISE): camera
+JPEGs are saved at 95+ and still carry noise.
+
+Camera noise is shot noise first, so it grows with brightness: the choice carries the photo's
+noise level function (app.noise.estimate.NoiseLevelFunction) and the model gets a map that
+follows it, at the chosen level's RMS. Any region (a preview) builds its map from its own pixels.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.noise.estimate import grid_crops, noise_features, sigma_from_features
+from app.noise.estimate import NoiseLevelFunction, grid_crops, noise_features, noise_level_function, sigma_from_features
 from app.noise.jpeg import jpeg_artefact_level
 
 DenoiseAt = Callable[[np.ndarray, float], np.ndarray]
@@ -51,6 +57,7 @@ NOTHING_TO_DO = 1.0
 WHITE_RATIOS = (1.25, 3.0)  # s2/s1 and s4/s1 below these: white noise, the estimate is exact
 HIGH_QUALITY_JPEG = 95.0  # at and above: only clearly visible noise is removed
 VISIBLE_NOISE = 1.0  # white-noise estimate (0-255) that counts as clearly visible
+CLEAR_CAMERA_NOISE = 11.0  # a measured camera level this high is grain, even in a near-lossless JPEG
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _R_MINUS_Y = np.array([0.5, -0.419, -0.081], np.float32)
@@ -72,6 +79,11 @@ class LevelChoice:
     estimate: float  # the classical noise estimate, for comparison
     method: str  # "camera noise", "white noise", "JPEG compression", "nothing to remove"
     seconds: float
+    brightness: NoiseLevelFunction | None = None  # camera noise: how its level follows brightness
+
+    def level_map(self, rgb: np.ndarray, sigma: float) -> np.ndarray | None:
+        """HxW level (0-255) for these pixels at RMS ``sigma``, or None where one level serves."""
+        return None if self.brightness is None or sigma <= 0 else self.brightness.level_map(rgb, sigma)
 
     @property
     def reason(self) -> str:
@@ -194,12 +206,16 @@ def choose_level(
             terms = model_terms(pilot, pilot_features(crops, pilots), estimate, s1, s2, s4)
             level = min(MAX_LEVEL, math.exp(float(np.dot(weights, terms))))
         noise, method = level, "camera noise"
-    if jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE:
+    if jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE and noise < CLEAR_CAMERA_NOISE:
         noise = 0.0  # a near-lossless JPEG with no visible grain: any smoothing only costs detail
     sigma = max(noise, jpeg)
     if jpeg > noise:
         method = "JPEG compression"
     if sigma < NOTHING_TO_DO:
         sigma, method = 0.0, "nothing to remove"
+    # Camera noise grows with brightness (shot noise): the level follows it. White noise and JPEG
+    # artefacts do not, and one exact level serves them best.
+    brightness = noise_level_function(rgb, features) if method == "camera noise" else None
     return LevelChoice(sigma=float(sigma), noise=float(noise), jpeg=float(jpeg), jpeg_quality=jpeg_quality,
-                       estimate=estimate, method=method, seconds=time.perf_counter() - started)
+                       estimate=estimate, method=method, seconds=time.perf_counter() - started,
+                       brightness=brightness)

@@ -21,7 +21,7 @@ from app.engine.strength import DEFAULT_STRENGTH, MAX_SIGMA, blend_for_strength,
 from app.engine.oom import run_tiled
 from app.engine.tiling import TileFunction, TileRegion
 from app.errors import PhotomendError, UsageError
-from app.noise.estimate import TooSmallToMeasure, estimate_noise
+from app.noise.estimate import TooSmallToMeasure
 from app.validation import NOISE_SCALE, check_amount, check_noise_level, check_tile
 from models import DEFAULT_MODEL as DEFAULT_MODELS
 from models import ModelDescriptor
@@ -113,7 +113,7 @@ class Denoiser:
         noise_level: float | None = None,
         strength: float = DEFAULT_STRENGTH,
         tile: int | None = None,
-        use_noise_map: bool = False,
+        choice: LevelChoice | None = None,
         jpeg_quality: float | None = None,
         detail: float = 0.0,
         colour_noise: float = 0.0,
@@ -124,6 +124,9 @@ class Denoiser:
 
         ``jpeg_quality``: the source JPEG's quality (Photo.jpeg_quality), so the automatic level
         includes its compression artefacts; only meaningful for the pixels as decoded.
+        ``choice``: the automatic level already chosen for these pixels (the window measures it
+        when a photo is shown), used instead of choosing again; camera noise then follows
+        brightness, as it does in the photo. For a region of the photo, its pixels give the map.
 
         ``detail`` and ``colour_noise`` (0-100, app.engine.finish) default to 0 here, the model's
         own output, which is what published-quality benchmarks measure; RestoreSettings carries
@@ -135,16 +138,15 @@ class Denoiser:
         if self.model.blind:
             return self._denoise_blind(rgb, noise_level, strength, tile, finishing, progress, cancelled, started)
         levels = self.model.levels
-        choice = None
         noise_map = None
         if noise_level is None:
-            choice = self.choose_level(rgb, jpeg_quality=jpeg_quality, cancelled=cancelled)
+            if choice is None:
+                choice = self.choose_level(rgb, jpeg_quality=jpeg_quality, cancelled=cancelled)
             base_sigma = choice.sigma
-            if use_noise_map and base_sigma > 0 and not is_grey_rgb(rgb):
-                estimate = estimate_noise(rgb, with_map=True)
-                if estimate.noise_map is not None and estimate.sigma > 0:
-                    noise_map = estimate.noise_map * (base_sigma / estimate.sigma)  # its RMS: the chosen level
+            if not is_grey_rgb(rgb):
+                noise_map = choice.level_map(rgb, base_sigma)  # its RMS: the chosen level
         else:
+            choice = None
             # Code may ask for any level on the 0-255 scale; the message offers the model's own maximum.
             base_sigma = check_noise_level(noise_level, upper=NOISE_SCALE, advertised=levels.maximum)
         sigma = sigma_for_strength(base_sigma, strength)
@@ -158,8 +160,8 @@ class Denoiser:
                 model_sigma = min(model_sigma * levels.grey_factor, levels.maximum * levels.grey_factor)
             level: float | np.ndarray = model_sigma / 255.0
             if noise_map is not None:
-                scale = strength_factor(strength) * levels.scale
-                level = np.minimum(noise_map * scale, MAX_SIGMA).astype(np.float32) / 255.0
+                mapped = np.minimum(noise_map * strength_factor(strength), MAX_SIGMA) * levels.scale
+                level = mapped.astype(np.float32) / 255.0
             pixels, tile_side = self._run(rgb, level, tile_side, progress, cancelled, messages, finishing)
             if grey:
                 pixels = np.repeat(pixels.mean(axis=2, keepdims=True), 3, axis=2)  # a grey photo stays grey

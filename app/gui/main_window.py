@@ -44,7 +44,7 @@ from app.gui.worker import WorkerClient
 from app.errors import PhotomendError
 from models import DEFAULT_MODEL
 from app.pipeline.kernels import EstimatedKernel, estimate_kernel_for_photo
-from app.pipeline.operations import (EngineCache, RestoreSettings, estimate_seconds, measure_speed,
+from app.pipeline.operations import (EngineCache, LevelChoice, RestoreSettings, estimate_seconds, measure_speed,
                                      restore_with_settings)
 from app.pipeline.photos import Photo, export_result, measure_noise, open_photo
 from app.pipeline.previews import deblur_preview_method, restore_region
@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         self._photo_serial = 0  # which opened photo a finished job belongs to
         # (id(pixels), operation) -> (a weak ref to the pixels, the level measured for them)
         self._noise_of: dict[tuple[int, str], tuple[weakref.ref, float]] = {}
-        self._noise_reason: dict[int, str] = {}  # id(pixels) -> why the automatic level is what it is
+        self._level_choice: dict[int, LevelChoice] = {}  # id(pixels) -> Denoise's automatic level and why
         self._quit_confirmed = False
         self.stopped_cleanly = True  # False after a quit that had to abandon running work
         self._after_export: Callable[[], None] | None = None  # what an export asked for by a question continues with
@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
         self.history = History(photo.pixels)
         self.noise_sigma = None
         self._noise_of.clear()
-        self._noise_reason.clear()
+        self._level_choice.clear()
         self.last_export = None
         self._exported = None
         self.panel.set_estimate(None)  # a blur kernel belongs to its photo
@@ -470,23 +470,29 @@ class MainWindow(QMainWindow):
                     return measure_noise(pixels), None  # None: too small to measure
                 choice = self.engines.denoiser(settings).choose_level(pixels, jpeg_quality=quality,
                                                                       cancelled=job.cancel.is_set)
-                return choice.sigma, choice.reason
+                return choice.sigma, choice
             except PhotomendError:  # the model's level: too small to measure is a PhotomendError
                 return None, None
 
         def done(measured: tuple[float | None, str | None]) -> None:
-            sigma, reason = measured
+            sigma, choice = measured
             if sigma is None:
                 self.status_labels["noise"].setText("noise: too small to measure (set a level)")
                 return
             if serial == self._photo_serial:
                 self._noise_of = {key: entry for key, entry in self._noise_of.items() if entry[0]() is not None}
                 self._noise_of[(id(pixels), operation)] = (weakref.ref(pixels), float(sigma))
-                if reason is not None:
-                    self._noise_reason[id(pixels)] = reason
+                if choice is not None:
+                    alive = {key[0] for key in self._noise_of}
+                    self._level_choice = {key: value for key, value in self._level_choice.items() if key in alive}
+                    self._level_choice[id(pixels)] = choice
                 on_done(float(sigma))
 
         self.worker.submit("estimate", run, on_done=done, on_error=self._show_error)
+
+    def _choice_known(self, pixels: np.ndarray) -> LevelChoice | None:
+        """Denoise's automatic level measured on exactly these pixels, if it was."""
+        return self._level_choice.get(id(pixels)) if self._noise_known(pixels) is not None else None
 
     def _noise_known(self, pixels: np.ndarray, operation: str = "denoise") -> float | None:
         known = self._noise_of.get((id(pixels), operation))
@@ -494,7 +500,8 @@ class MainWindow(QMainWindow):
 
     def _on_noise_estimated(self, sigma: float) -> None:
         self.noise_sigma = float(sigma)
-        reason = self._noise_reason.get(id(self.history.current())) if self.history is not None else None
+        choice = self._level_choice.get(id(self.history.current())) if self.history is not None else None
+        reason = None if choice is None else choice.reason
         if self.history is not None and self.history.is_modified():
             self.status_labels["noise"].setText(f"noise left: {sigma:.1f}")  # measured on the result shown
         else:
@@ -575,6 +582,8 @@ class MainWindow(QMainWindow):
             self._measure_noise(pixels, lambda _sigma: self._request_preview() if self._preview_active else None,
                                 operation)
             return
+        choice = (self._choice_known(pixels) if operation == "denoise" and not blind and settings.noise_level is None
+                  else None)
         rect = self.view.visible_image_rect()
         if rect.isEmpty():
             return
@@ -599,7 +608,8 @@ class MainWindow(QMainWindow):
             if operation == "deblur" and not learned:
                 method = deblur_preview_method(self.engines, region, settings, final=final, fast_precision=fast)
             out = restore_region(self.engines, pixels, region, settings, noise_level=noise, downscale=downscale,
-                                 fast_precision=fast, cancelled=job.cancel.is_set, deblur_method=method)
+                                 fast_precision=fast, cancelled=job.cancel.is_set, deblur_method=method,
+                                 level_choice=choice)
             return to_qimage(out), method
 
         def done(result) -> None:
@@ -653,14 +663,12 @@ class MainWindow(QMainWindow):
 
         quality = self._jpeg_quality_of(pixels)
         blind = self.panel.denoise_blind()  # a blind model takes no level
-        known = (self._noise_known(pixels) if operation == "denoise" and settings.noise_level is None and not blind
+        known = (self._choice_known(pixels) if operation == "denoise" and settings.noise_level is None and not blind
                  else None)
-        # The automatic level of these pixels was measured when they were shown: not again.
-        run_settings = settings if known is None else dataclasses.replace(settings, noise_level=known)
 
-        def run(job: Job):
-            return restore_with_settings(self.engines, pixels, run_settings, job.report, job.cancel.is_set,
-                                         jpeg_quality=quality)
+        def run(job: Job):  # the automatic level of these pixels was measured when they were shown: not again
+            return restore_with_settings(self.engines, pixels, settings, job.report, job.cancel.is_set,
+                                         jpeg_quality=quality, level_choice=known)
 
         def done(result) -> None:
             restored, report = result

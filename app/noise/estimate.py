@@ -57,9 +57,11 @@ __all__ = [
     "TooSmallToMeasure",
     "NoiseEstimate",
     "NoiseFeatures",
+    "NoiseLevelFunction",
     "correlated_sigma",
     "estimate_noise",
     "noise_features",
+    "noise_level_function",
     "sigma_from_features",
     "white_noise_sigma",
     "whiteness_weight",
@@ -382,21 +384,51 @@ def _level_by_brightness(crops: list[np.ndarray], k: int) -> tuple[np.ndarray, n
     return np.array(centres), np.array(levels)
 
 
-def _noise_map(rgb: np.ndarray, crops: list[np.ndarray], sigma: float, k: int) -> np.ndarray | None:
-    """HxW float32 map: the noise level function at each pixel's smoothed brightness, RMS = sigma."""
+@dataclass(frozen=True)
+class NoiseLevelFunction:
+    """How the noise level varies with brightness, relative to the photo's level (RMS 1 over it).
+
+    Kept as a curve rather than a map so that any region (a preview, a tile) gets the same
+    level the whole photo gets there, from its own pixels.
+    """
+
+    brightness: tuple[float, ...]  # bin centres in [0, 1]
+    relative: tuple[float, ...]  # level at each centre / the photo's RMS level
+
+    def level_map(self, rgb: np.ndarray, sigma: float) -> np.ndarray:
+        """HxW float32 level (0-255) at each pixel's smoothed brightness; RMS about ``sigma`` on the photo."""
+        return (_smoothed_curve(rgb, self.brightness, self.relative) * np.float32(sigma)).astype(np.float32)
+
+
+def _smoothed_curve(rgb: np.ndarray, centres, values) -> np.ndarray:
+    """``values`` interpolated at each pixel's smoothed brightness (brightness is smooth: worked small)."""
+    height, width = rgb.shape[:2]
+    factor = max(1, int(np.ceil(max(height, width) / 1024)))
+    small = cv2.resize(rgb, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small.mean(axis=2, dtype=np.float32), (0, 0), max(1.0, 4.0 / factor))
+    shape = np.interp(small, centres, values).astype(np.float32)
+    if factor > 1:
+        shape = cv2.resize(shape, (width, height), interpolation=cv2.INTER_LINEAR)
+    return shape
+
+
+def _level_function(rgb: np.ndarray, crops: list[np.ndarray], k: int) -> NoiseLevelFunction | None:
     centres, levels = _level_by_brightness(crops, k)
     if len(levels) < 2 or not np.all(levels > 0):
         return None
     relative = np.clip(levels / np.sqrt(np.mean(levels**2)), 0.5, 2.0) ** _MAP_SHRINK
-    height, width = rgb.shape[:2]
-    factor = max(1, int(np.ceil(max(height, width) / 1024)))  # brightness is smooth: work small, upsample
-    small = cv2.resize(rgb, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small.mean(axis=2, dtype=np.float32), (0, 0), max(1.0, 4.0 / factor))
-    shape = np.interp(small, centres, relative).astype(np.float32)
-    shape *= np.float32(sigma / max(float(np.sqrt(np.mean(np.square(shape, dtype=np.float64)))), 1e-6))
-    if factor > 1:
-        shape = cv2.resize(shape, (width, height), interpolation=cv2.INTER_LINEAR)
-    return shape
+    shape = _smoothed_curve(rgb, centres, relative)
+    relative = relative / max(float(np.sqrt(np.mean(np.square(shape, dtype=np.float64)))), 1e-6)
+    return NoiseLevelFunction(tuple(float(c) for c in centres), tuple(float(r) for r in relative))
+
+
+def noise_level_function(rgb: np.ndarray, features: NoiseFeatures | None = None) -> NoiseLevelFunction | None:
+    """The photo's brightness-dependent noise shape, or None (grey, or too little to measure it)."""
+    rgb = _as_rgb(rgb)
+    features = noise_features(rgb) if features is None else features
+    if features.grey:
+        return None
+    return _level_function(rgb, _sample(rgb), 4 if whiteness_weight(features) >= 0.5 else 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,5 +548,6 @@ def estimate_noise(rgb: np.ndarray, *, with_map: bool = False) -> NoiseEstimate:
         method = f"mixed: white/correlated blend ({weight:.2f})"
     noise_map = None
     if with_map and sigma > 0 and not features.grey:
-        noise_map = _noise_map(rgb, _sample(rgb), sigma, 4 if weight >= 0.5 else 1)
+        curve = _level_function(rgb, _sample(rgb), 4 if weight >= 0.5 else 1)
+        noise_map = None if curve is None else curve.level_map(rgb, sigma)
     return NoiseEstimate(sigma=float(sigma), noise_map=noise_map, white_sigma=float(features.s1), method=method)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from app.engine.auto_level import LevelChoice
 from app.engine.denoise import Denoiser
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.engine.strength import DEFAULT_STRENGTH
@@ -135,25 +136,28 @@ def restore_with_settings(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
     jpeg_quality: float | None = None,
+    level_choice: LevelChoice | None = None,
 ) -> Restored:
     """Restore a whole photo: the operation the settings name, and what it did.
 
     ``jpeg_quality``: the source JPEG's quality when ``rgb`` are its decoded pixels, so the
-    automatic denoise level includes its compression artefacts.
+    automatic denoise level includes its compression artefacts. ``level_choice``: the automatic
+    level already measured on these pixels (``measure_level``), so it is not measured again.
     """
     if settings.operation == "deblur" and not learned_deblur(settings.model):
         return _deblur_with_kernel(cache, rgb, settings, progress, cancelled)
-    return _run_model(cache, rgb, settings, progress, cancelled, jpeg_quality)
+    return _run_model(cache, rgb, settings, progress, cancelled, jpeg_quality, level_choice)
 
 
 def _run_model(cache: EngineCache, rgb: np.ndarray, settings: RestoreSettings, progress: Progress | None,
-               cancelled: Cancelled | None, jpeg_quality: float | None) -> Restored:
+               cancelled: Cancelled | None, jpeg_quality: float | None,
+               level_choice: LevelChoice | None = None) -> Restored:
     """Denoise, JPEG artefacts, and deblurring with a learned model: one model over the photo."""
     denoiser = cache.denoiser(settings)
     result = denoiser.denoise(
         rgb, noise_level=settings.noise_level, strength=settings.strength, tile=settings.tile,
         detail=settings.detail, colour_noise=settings.colour_noise, progress=progress, cancelled=cancelled,
-        jpeg_quality=jpeg_quality,
+        jpeg_quality=jpeg_quality, choice=None if settings.noise_level is not None else level_choice,
     )
     choice = result.choice
     report = RestoreReport(

@@ -9,6 +9,7 @@ range) come from the engine through here too, so the panel offers what the engin
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import cv2
@@ -17,7 +18,7 @@ import numpy as np
 from app.engine.finish import DEFAULT_COLOUR_NOISE, DEFAULT_DETAIL
 from app.engine.strength import MAX_NOISE_LEVEL
 from app.engine.tiling import extract
-from app.pipeline.operations import EngineCache, RestoreSettings, learned_deblur
+from app.pipeline.operations import EngineCache, LevelChoice, RestoreSettings, learned_deblur
 
 __all__ = ["DEFAULT_COLOUR_NOISE", "DEFAULT_DETAIL", "MAX_NOISE_LEVEL", "deblur_preview_method", "restore_region"]
 
@@ -60,11 +61,14 @@ def restore_region(
     fast_precision: str | None = None,
     cancelled: Callable[[], bool] | None = None,
     deblur_method: str = "wiener",
+    level_choice: LevelChoice | None = None,
 ) -> np.ndarray:
     """Restore only ``region`` (x, y, w, h) from full-resolution pixels, with context around it.
 
     ``noise_level`` is the photo's measured noise (0-255, estimated once per photo); a level
-    the user set in ``settings`` wins, exactly as in the full run. ``downscale`` > 1 is the
+    the user set in ``settings`` wins, exactly as in the full run. ``level_choice``: that
+    measurement itself, when Denoise's automatic level made it, so camera noise follows
+    brightness here as it does in the full run. ``downscale`` > 1 is the
     approximate denoise path used while a slider is dragged on a zoomed-out view: the region is
     shrunk (area average, which also lowers white noise by the same factor), restored, and the
     caller shows it stretched back; the faithful result follows on release. ``deblur_method``:
@@ -80,10 +84,13 @@ def restore_region(
     x, y, width, height = region
     crop = extract(rgb, Box(y, y + height, x, x + width), margin, model.size.multiple)
     sigma = None if model.blind else settings.noise_level if settings.noise_level is not None else noise_level
+    choice = level_choice if sigma is not None and settings.noise_level is None and level_choice is not None else None
     if downscale > 1:
         crop = cv2.resize(crop, (crop.shape[1] // downscale, crop.shape[0] // downscale), interpolation=cv2.INTER_AREA)
         sigma = None if sigma is None else sigma / downscale
-    out = denoiser.denoise(crop, noise_level=sigma, strength=settings.strength, tile=0, detail=settings.detail,
+        choice = None if choice is None else dataclasses.replace(choice, sigma=choice.sigma / downscale)
+    out = denoiser.denoise(crop, noise_level=None if choice is not None else sigma, choice=choice,
+                           strength=settings.strength, tile=0, detail=settings.detail,
                            colour_noise=settings.colour_noise, cancelled=cancelled).pixels
     if downscale > 1:
         margin //= downscale
