@@ -209,6 +209,66 @@ def defocus_case(index: int) -> dict:
     }
 
 
+VARIED_KINDS = ("shake", "shake with pauses", "soft shake", "defocus")
+VARIED_SPLITS = {"dev": 4, "held-out": 5}
+"""Seed family of each split of the varied set: the held-out part is drawn apart and only run at the end."""
+
+
+def varied_case(index: int, split: str) -> dict:
+    """Case ``index`` of the varied set: shake 9-45 px (some with pauses, some softened), defocus,
+    noise 1-10 (log-uniform), and JPEG 70-95 in 40% of cases."""
+    rng = np.random.default_rng([SEED, VARIED_SPLITS[split], index])
+    kind = VARIED_KINDS[int(rng.choice(4, p=[0.35, 0.3, 0.15, 0.2]))]
+    return {
+        "split": split,
+        "image": int(rng.integers(0, 68)),
+        "blur": kind,
+        "extent": float(rng.uniform(9.0, 45.0)),
+        "radius": float(rng.uniform(2.0, 10.0)),
+        "softness": float(rng.uniform(0.5, 1.2)),
+        "pauses": int(rng.integers(1, 4)),
+        "sigma": float(math.exp(rng.uniform(math.log(1.0), math.log(10.0)))),
+        "jpeg": int(rng.integers(70, 96)) if rng.random() < 0.4 else None,
+        "kernel_seed": int(rng.integers(0, 2**31)),
+        "noise_seed": int(rng.integers(0, 2**31)),
+    }
+
+
+def varied_kernel(case: dict) -> np.ndarray:
+    """The true kernel of a varied case."""
+    from app.algorithms.blind import random_trajectory_kernel
+    from app.physics.blur import blur
+    from app.physics.kernels import as_kernel, defocus_kernel, gaussian_kernel, pad_kernel
+
+    if case["blur"] == "defocus":
+        return defocus_kernel(case["radius"])
+    rng = np.random.default_rng(case["kernel_seed"])
+    pauses = case["pauses"] if case["blur"] == "shake with pauses" else 0
+    kernel = random_trajectory_kernel(case["extent"], rng, pauses=pauses)
+    if case["blur"] == "soft shake":
+        soft = gaussian_kernel(case["softness"])
+        side = kernel.shape[0] + soft.shape[0] - 1
+        kernel = blur(pad_kernel(kernel, side)[:, :, None], soft, mode="same")[:, :, 0]
+        kernel = as_kernel(np.clip(kernel, 0, None), "soft shake kernel")
+    return kernel
+
+
+def run_varied(index: int, split: str, deconv: "Deconvolver", max_size: int) -> dict:
+    """One case of the varied set, estimated as ``--kernel auto`` does (with ``max_size``)."""
+    case = varied_case(index, split)
+    sharp = _load_rgb(cbsd68_paths()[case["image"]])
+    kernel = varied_kernel(case)
+    blurred = blur_valid(sharp, kernel, case["sigma"], case["noise_seed"])
+    if case["jpeg"] is not None:
+        from app.physics.camera_noise import jpeg_roundtrip
+
+        blurred = jpeg_roundtrip(blurred, case["jpeg"])
+    estimate, seconds = _estimate(blurred, max_size=max_size)
+    ratios = error_ratios(deconv, sharp, blurred, kernel, estimate.kernel, case["sigma"])
+    return {**case, **_summary(estimate, seconds), "verdict": estimate.verdict, "max_size": max_size,
+            "true_side": int(kernel.shape[0]), "ratio": ratios[deconv.primary], "ratios": ratios}
+
+
 def _estimate(blurred: np.ndarray, **kwargs) -> tuple[object, float]:
     """estimate_kernel and its wall time."""
     from app.algorithms.blind import estimate_kernel
@@ -405,6 +465,43 @@ def _refresh_confidence(rows: list[dict]) -> None:
             row["confidence"] = confidence_from_features(diagnostics)
 
 
+def _rate(rows: list[dict]) -> str:
+    """'83% (70-91%) of 48': the success rate with its Wilson interval."""
+    if not rows:
+        return "-"
+    hits = sum(r["ratio"] <= SUCCESS_RATIO for r in rows)
+    low, high = wilson_interval(hits, len(rows))
+    return f"{hits / len(rows) * 100:.0f}% ({low * 100:.0f}-{high * 100:.0f}%) of {len(rows)}"
+
+
+def _varied_section(rows: list[dict], split: str) -> list[str]:
+    """Success by blur kind, size, noise, JPEG and confidence band for one split of the varied set."""
+    size = rows[0]["max_size"]
+    lines = [f"### Varied blur, {split} part (shake 9-45 px with pauses and softness, defocus, noise 1-10, "
+             f"JPEG 70-95; `estimate_kernel(max_size={size})`)", "",
+             f"All cases: success (ratio <= 3) **{_rate(rows)}**, median ratio "
+             f"{_percentile([r['ratio'] for r in rows], 50):.2f}.", "",
+             "| group | success (95% interval) |", "|---|---|"]
+    groups = [(f"blur: {kind}", [r for r in rows if r["blur"] == kind]) for kind in VARIED_KINDS]
+    groups += [("true kernel side <= 35 px", [r for r in rows if r["true_side"] <= 35]),
+               ("true kernel side > 35 px", [r for r in rows if r["true_side"] > 35]),
+               ("noise sigma < 3", [r for r in rows if r["sigma"] < 3]),
+               ("noise sigma >= 3", [r for r in rows if r["sigma"] >= 3]),
+               ("JPEG", [r for r in rows if r["jpeg"] is not None]),
+               ("no JPEG", [r for r in rows if r["jpeg"] is None])]
+    groups += [(f"confidence {name}", [r for r in rows if lo <= r["confidence"] < hi])
+               for name, lo, hi in (("< 0.5", 0.0, 0.5), ("0.5-0.9", 0.5, 0.9), (">= 0.9", 0.9, 2.0))]
+    groups += [(f"verdict {v}", [r for r in rows if r["verdict"] == v]) for v in ("blur", "low_confidence", "no_blur")]
+    lines += [f"| {name} | {_rate(part)} |" for name, part in groups if part]
+    lines += ["", "| case | image | blur | side | sigma | JPEG | chosen | side | confidence | verdict | ratio |",
+              "|---:|---:|---|---:|---:|---:|---|---:|---:|---|---:|"]
+    for index, row in enumerate(rows):
+        lines.append(f"| {index} | {row['image']} | {row['blur']} | {row['true_side']} | {row['sigma']:.1f} | "
+                     f"{row['jpeg'] or '-'} | {row['kind']} | {row['kernel_side']} | {row['confidence']:.2f} | "
+                     f"{row['verdict']} | {row['ratio']:.2f} |")
+    return lines
+
+
 def write_report(cache: dict, deconv_method: str, command: str) -> str:
     """Markdown report from the cached results."""
     traj = [cache["trajectory"][k] for k in sorted(cache.get("trajectory", {}), key=int)]
@@ -443,6 +540,12 @@ def write_report(cache: dict, deconv_method: str, command: str) -> str:
                 f"{row['kernel_side']} | {row['confidence']:.2f} | {row['ratio']:.2f} | "
                 f"{row.get('ratios', {}).get('wiener', math.nan):.2f} | {row['seconds']:.1f} |"
             )
+    for split in VARIED_SPLITS:
+        rows = [cache["varied"][k] for k in sorted(cache.get("varied", {}), key=lambda k: int(k.split(":")[1]))
+                if k.startswith(split + ":")]
+        if rows:
+            _refresh_confidence(rows)
+            lines += ["", *_varied_section(rows, split)]
     lines += ["", f"### Levin et al. 2009 kernels x CBSD68 (sigma {LEVIN_SIGMA})", ""]
     if levin:
         lines += _ratio_table(levin)
@@ -530,7 +633,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defocus", type=int, default=5, help="defocus cases")
     parser.add_argument("--no-timing", action="store_true", help="skip the 12 MP timing")
     parser.add_argument("--deconv", choices=("deep", "wiener"), default="deep", help="method of the headline ratio")
-    parser.add_argument("--parts", default="trajectory,levin,motion,defocus,timing")
+    parser.add_argument("--parts", default="trajectory,levin,motion,defocus,timing",
+                        help="also varied-dev, varied-held-out (run the held-out part only at the end)")
+    parser.add_argument("--varied", type=int, default=48, help="cases per split of the varied set")
+    parser.add_argument("--varied-max-size", type=int, default=35, help="max_size of the varied set (the product's)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly after this long (0: no limit)")
@@ -562,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs += [("motion", str(i), lambda i=i: run_motion(i)) for i in range(args.motion)]
     if "defocus" in parts:
         jobs += [("defocus", str(i), lambda i=i: run_defocus(i)) for i in range(args.defocus)]
+    for split in ("dev", "held-out"):
+        if f"varied-{split}" in parts:
+            jobs += [("varied", f"{split}:{i}", lambda i=i, split=split: run_varied(i, split, deconv, args.varied_max_size))
+                     for i in range(args.varied)]
     if "timing" in parts and not args.no_timing:
         jobs.append(("timing", "", run_timing))
     command = "python benchmarks/bench_blind.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -21,7 +21,6 @@ benchmarks/results/auto_level.md (fit quality on the fitted and held-out parts).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
@@ -37,7 +36,7 @@ from app.engine.runner import ModelRunner  # noqa: E402
 from app.metrics import psnr  # noqa: E402
 from app.noise.estimate import noise_features, sigma_from_features  # noqa: E402
 from app.noise.jpeg import ijg_luma_table  # noqa: E402
-from app.physics.camera_noise import random_pipeline, simulate_camera, simulate_preset  # noqa: E402
+from app.physics.camera_noise import jpeg_roundtrip, random_pipeline, simulate_camera, simulate_preset  # noqa: E402
 from models import load_model  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -54,12 +53,8 @@ def load(path: Path) -> np.ndarray:
 
 
 def jpeg(x: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.uint8(np.round(np.clip(x, 0, 1) * 255))).save(buffer, "JPEG", quality=quality,
-                                                                        subsampling=subsampling)
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).astype(np.float32) / 255
+    """JPEG round trip; ``subsampling`` in Pillow's codes (2: 4:2:0, 0: 4:4:4)."""
+    return jpeg_roundtrip(x, quality, {0: "444", 1: "422", 2: "420"}[subsampling])
 
 
 class Ladder:

@@ -185,6 +185,23 @@ def test_random_trajectory_kernel_is_a_centred_camera_path() -> None:
     assert np.array_equal(again, random_trajectory_kernel(20.0, np.random.default_rng(1)))
 
 
+def test_a_shake_with_pauses_has_bright_knots_on_the_same_path() -> None:
+    """Exposure-like paths (the varied benchmark set): the hand lingers, so the streak is uneven."""
+    plain = random_trajectory_kernel(25.0, np.random.default_rng(5))
+    paused = random_trajectory_kernel(25.0, np.random.default_rng(5), pauses=2)
+    assert abs(float(paused.sum()) - 1.0) < 1e-5 and (paused >= 0).all() and paused.shape[0] % 2 == 1
+    centre = paused.shape[0] // 2
+    grid_r, grid_c = np.mgrid[0 : paused.shape[0], 0 : paused.shape[1]]
+    assert abs(float((grid_r * paused).sum()) - centre) < 0.51 and abs(float((grid_c * paused).sum()) - centre) < 0.51
+
+    def evenness(kernel: np.ndarray) -> float:
+        on_path = kernel[kernel > 1e-4]
+        return float(on_path.max() / np.median(on_path))
+
+    assert evenness(paused) > 2 * evenness(plain)
+    assert np.array_equal(paused, random_trajectory_kernel(25.0, np.random.default_rng(5), pauses=2))
+
+
 @needs_data
 def test_short_trajectory_searched_on_a_large_canvas() -> None:
     """A 17 px shake looked for with max_size=41 (benchmark trajectory case 9).

@@ -461,6 +461,12 @@ def _jpeg_pillow(rgb8: np.ndarray, quality: int, subsampling: str) -> np.ndarray
         return np.asarray(decoded.convert("RGB"))
 
 
+def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: str = "420") -> np.ndarray:
+    """A float RGB image in [0, 1] saved as an 8-bit JPEG and decoded again (Pillow), as float32."""
+    rgb8 = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return _jpeg_pillow(rgb8, quality, subsampling).astype(np.float32) / 255.0
+
+
 def _to_camera_mosaic(clean: np.ndarray, pipeline: CameraPipeline) -> tuple[np.ndarray, np.ndarray]:
     """Unprocess sRGB to what the photosites collected: (per-pixel raw RGB, RGGB mosaic)."""
     linear = srgb_to_linear(_tone_inverse(clean, pipeline.tone))
@@ -732,6 +738,7 @@ def realism_report(data_dir: str, *, seed: int = 0, cbsd_images: int = 12) -> st
 
 
 __all__ = [
+    "jpeg_roundtrip",
     "CAMERA_PRESETS",
     "CAMERA_TO_SRGB",
     "COLOR_MATRICES",
