@@ -180,8 +180,9 @@ def predict(rows: dict, key: str, w1: np.ndarray, w2: np.ndarray) -> float:
 
 
 def final_level(row: dict, noise: float, quality: float | None) -> float:
+    faint = row["pilot"][snap(auto_level.FAINT_PILOT)]["C21"]  # the ladder's nearest level (2.07 for 2.0)
     if (quality is not None and quality >= auto_level.HIGH_QUALITY_JPEG and row["s"][0] < auto_level.VISIBLE_NOISE
-            and noise < auto_level.CLEAR_CAMERA_NOISE):
+            and noise < auto_level.CLEAR_CAMERA_NOISE and faint < auto_level.CLEAN_CHROMA):
         noise = 0.0
     level = max(noise, jpeg_artefact(quality))
     return 0.0 if level < auto_level.NOTHING_TO_DO else level

@@ -167,19 +167,21 @@ def test_the_preview_of_a_region_follows_brightness_as_the_full_run_does(denoise
 
 
 @pytest.mark.slow
-def test_a_high_quality_camera_jpeg_with_clear_grain_is_still_denoised(denoiser: Denoiser):
-    """Near-lossless JPEG is no reason to keep grain the measurement clearly sees (ISO 3200-like, quality 97)."""
+@pytest.mark.parametrize("image, kind, variant, gain", [(14, "dslr_heavy", 1, 2.1), (13, "dslr_jpeg_light", 0, 3.1)])
+def test_a_high_quality_camera_jpeg_with_grain_is_still_denoised(denoiser: Denoiser, image: int, kind: str,
+                                                                 variant: int, gain: float):
+    """Cameras save at quality 95+ and keep noise there: ISO 3200-like at quality 97, light grain at 96."""
     import dataclasses
 
     from app.physics.camera_noise import random_pipeline, simulate_camera
 
-    clean = load_rgb(sorted(shared_path("CBSD68").glob("*.png"))[14])
-    rng = np.random.default_rng(5000 + 14 * 13 + 1)
-    pipeline = random_pipeline(rng, "dslr_heavy")
+    clean = load_rgb(sorted(shared_path("CBSD68").glob("*.png"))[image])
+    rng = np.random.default_rng(5000 + image * 13 + variant)
+    pipeline = random_pipeline(rng, kind)
     pipeline = dataclasses.replace(pipeline, jpeg_quality=int(rng.integers(95, 99, endpoint=True)))
     noisy, reference = simulate_camera(clean, pipeline, rng)
     noisy, reference = noisy.astype(np.float32), reference.astype(np.float32)
     assert pipeline.jpeg_quality >= 95
     result = denoiser.denoise(noisy, jpeg_quality=float(pipeline.jpeg_quality))
     assert result.sigma > 0 and result.choice.method == "camera noise"
-    assert psnr(result.pixels, reference) > psnr(noisy, reference) + 1.0  # +2.1 dB measured
+    assert psnr(result.pixels, reference) > psnr(noisy, reference) + gain / 2  # measured: +gain dB

@@ -23,8 +23,9 @@ pipelines (`benchmarks/calibrate_auto_level.py`, figures in benchmarks/RESULTS.m
 JPEG compression artefacts are not noise-like: they get their own level from the file's
 quantisation tables (app.noise.jpeg), and the photo gets the larger of the two. A level under
 NOTHING_TO_DO means there is nothing to remove: FFDNet at such levels only costs detail. A
-near-lossless JPEG is left alone unless its grain is clearly there (CLEAR_CAMERA_NOISE): camera
-JPEGs are saved at 95+ and still carry noise.
+near-lossless JPEG with little fine grain is left alone unless it is a camera's: cameras save at
+95+ and their noise survives as chroma mottling, which a faint pilot finds in the flat blocks
+(or the measured level is clearly high, CLEAR_CAMERA_NOISE).
 
 Camera noise is shot noise first, so it grows with brightness: the choice carries the photo's
 noise level function (app.noise.estimate.NoiseLevelFunction) and the model gets a map that
@@ -58,6 +59,8 @@ WHITE_RATIOS = (1.25, 3.0)  # s2/s1 and s4/s1 below these: white noise, the esti
 HIGH_QUALITY_JPEG = 95.0  # at and above: only clearly visible noise is removed
 VISIBLE_NOISE = 1.0  # white-noise estimate (0-255) that counts as clearly visible
 CLEAR_CAMERA_NOISE = 11.0  # a measured camera level this high is grain, even in a near-lossless JPEG
+FAINT_PILOT = 2.0  # a near-lossless JPEG under that level: what a faint denoise takes from its flat blocks
+CLEAN_CHROMA = 0.65  # ... in chroma (0-255) below this: a clean photo (its tables' own error); above: camera grain
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _R_MINUS_Y = np.array([0.5, -0.419, -0.081], np.float32)
@@ -169,6 +172,18 @@ def _clamp(level: float) -> float:
     return float(min(MAX_LEVEL, max(MIN_LEVEL, level)))
 
 
+def _camera_grain(crops: list[np.ndarray], denoise: DenoiseAt) -> bool:
+    """Whether a near-lossless JPEG with little fine grain still carries camera noise.
+
+    Cameras save at quality 95+ and their noise survives there as chroma mottling in flat areas,
+    which a faint denoise removes; a clean photo saved so has only its tables' tiny error there.
+    """
+    if not crops:
+        return False
+    pilots = [np.clip(denoise(crop, FAINT_PILOT), 0.0, 1.0) for crop in crops]
+    return pilot_features(crops, pilots)["C21"] >= CLEAN_CHROMA
+
+
 # --------------------------------------------------------------------------- the choice
 
 
@@ -206,8 +221,9 @@ def choose_level(
             terms = model_terms(pilot, pilot_features(crops, pilots), estimate, s1, s2, s4)
             level = min(MAX_LEVEL, math.exp(float(np.dot(weights, terms))))
         noise, method = level, "camera noise"
-    if jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE and noise < CLEAR_CAMERA_NOISE:
-        noise = 0.0  # a near-lossless JPEG with no visible grain: any smoothing only costs detail
+    if (jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE
+            and noise < CLEAR_CAMERA_NOISE and not _camera_grain(crops, denoise)):
+        noise = 0.0  # a near-lossless JPEG of a clean photo: any smoothing only costs detail
     sigma = max(noise, jpeg)
     if jpeg > noise:
         method = "JPEG compression"
