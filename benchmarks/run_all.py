@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["quality", "noise", "real", "auto_level", "finish", "speed", "models", "memory", "preview", "deblur",
-         "deblur_speed", "blind", "no_harm", "real_blur", "fingerprint"]
+         "deblur_speed", "blind", "blind_varied", "no_harm", "real_blur", "fingerprint"]
 SCRIPTS = {"auto_level": "calibrate_auto_level.py", "fingerprint": "engine_fingerprint.py",
            "deblur_speed": "deblur_speed.py", "real_blur": "real_blur_sheet.py"}
 
