@@ -183,7 +183,7 @@ def picture(rows: dict[str, dict], cases, ladder: Ladder, levels: list[float], d
 
 
 def main() -> int:
-    ladder = ladder_from_arguments(__doc__.splitlines()[0])
+    ladder, _args = ladder_from_arguments(__doc__.splitlines()[0])
     denoiser = Denoiser(device="cpu")
     held = noise_cases("held")
     real = evaluate(held, ladder, denoiser, LEVELS)
@@ -196,7 +196,7 @@ def main() -> int:
     seconds = [r["level_seconds"] for r in real.values()]
     lines = [
         "## One-click Denoise on real noise (held-out)", "",
-        f"Machine: {platform.processor() or platform.machine()}, 2-core AVX2 CPU, torch CPU. "
+        f"Machine: {platform.processor() or platform.machine()}, 2-core CPU, torch CPU. "
         "Command: `python benchmarks/bench_real.py`. PSNR in dB, means per set; raw model output (Detail and",
         "Colour noise 0). 'today's auto' = the classical estimate used as the level (previous release);",
         "'best fixed level' = the one level best for the whole set; 'oracle' = each image's best level.",

@@ -12,7 +12,7 @@ ladder of 27 levels 1.0-137, ratio 1.2; levels above 75 are extrapolation the mo
   AWGN 5/15/25/50 on CBSD68 2, 6, 18, 22, and clean photos saved as JPEG 95 (10-15, 20-42 even);
 * JPEG only, for the artefact curve: CBSD68 20, 22, ..., 42 at qualities 5-95.
 
-    python benchmarks/calibrate_auto_level.py [--cache DIR]     # ~1.5 h on 2 cores the first time
+    python benchmarks/calibrate_auto_level.py [--cache DIR] [--keep-jpeg-curve]   # ~1.5 h on 2 cores the first time
 
 Prints the fitted STAGE_1/STAGE_2 and JPEG constants to paste into the modules, and writes
 benchmarks/results/auto_level.md (fit quality on the fitted and held-out parts).
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
 import sys
 from pathlib import Path
 
@@ -233,19 +234,27 @@ def fit_jpeg(ladder: Ladder) -> tuple[float, float]:
     return float(math.exp(offset)), float(power)
 
 
-def ladder_from_arguments(description: str) -> Ladder:
+def ladder_from_arguments(description: str, *, calibration: bool = False) -> tuple[Ladder, argparse.Namespace]:
     """The --cache option shared by the calibration and bench_real (same cases, same keys)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/photomend_calibrate_auto_level"))
+    if calibration:
+        parser.add_argument("--keep-jpeg-curve", action="store_true",
+                            help="report with the module's JPEG artefact curve instead of refitting it (saves ~20 min)")
     args = parser.parse_args()
     if not (SHARED / "real_noise").is_dir():
         raise SystemExit(f"needs {SHARED}")
-    return Ladder(args.cache)
+    return Ladder(args.cache), args
 
 
 def main() -> int:
-    ladder = ladder_from_arguments(__doc__.splitlines()[0])
-    scale, power = fit_jpeg(ladder)
+    ladder, args = ladder_from_arguments(__doc__.splitlines()[0], calibration=True)
+    if args.keep_jpeg_curve:
+        from app.noise.jpeg import ARTEFACT_POWER, ARTEFACT_SCALE
+
+        scale, power = ARTEFACT_SCALE, ARTEFACT_POWER
+    else:
+        scale, power = fit_jpeg(ladder)
     print(f"JPEG: ARTEFACT_SCALE, ARTEFACT_POWER = {scale:.3f}, {power:.3f}")
     fit_rows = measure(noise_cases("fit"), ladder)
     held_rows = measure(noise_cases("held"), ladder)
@@ -255,7 +264,8 @@ def main() -> int:
     fit_levels = {k: final_level(r, predict(fit_rows, k, w1, w2), r["quality"]) for k, r in fit_rows.items()}
     held_levels = {k: final_level(r, predict(held_rows, k, w1, w2), r["quality"]) for k, r in held_rows.items()}
     lines = ["## Automatic level: fit", "",
-             "Machine: the project's 2-core AVX2 CPU. Command: `python benchmarks/calibrate_auto_level.py`.",
+             f"Machine: {platform.processor() or platform.machine()}, 2 cores. Command: "
+             f"`python benchmarks/calibrate_auto_level.py{' --keep-jpeg-curve' if args.keep_jpeg_curve else ''}`.",
              "PSNR in dB (mean per group); 'oracle' = each case's best single FFDNet level; 'today's auto' = the",
              "classical noise estimate used directly (the previous release). Fit and held-out parts are disjoint.",
              "", *table(fit_rows, fit_levels, "fitted part"), "", *table(held_rows, held_levels, "held-out part"),

@@ -265,7 +265,7 @@ class _CheckedProgress:
 
     def check(self, done: int, total: int) -> None:
         fraction = self.share + (1.0 - self.share) * done / max(1, total)
-        self.progress(int(self.STEPS * fraction), self.STEPS)
+        self.progress(self.STEPS if done >= total else int(self.STEPS * fraction), self.STEPS)  # full, not 99.9%
 
 
 def _blur_left(pixels: np.ndarray, kernel: np.ndarray, cancelled: Cancelled | None,
