@@ -142,7 +142,7 @@ def restore_with_settings(
 
     ``jpeg_quality``: the source JPEG's quality when ``rgb`` are its decoded pixels, so the
     automatic denoise level includes its compression artefacts. ``level_choice``: the automatic
-    level already measured on these pixels (``measure_level``), so it is not measured again.
+    level already measured on these pixels (``Denoiser.choose_level``), so it is not measured again.
     """
     if settings.operation == "deblur" and not learned_deblur(settings.model):
         return _deblur_with_kernel(cache, rgb, settings, progress, cancelled)
