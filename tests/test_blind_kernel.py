@@ -140,6 +140,20 @@ def test_sharp_photo_gives_delta_or_low_confidence() -> None:
     assert near_delta or estimate.confidence < 0.3, (estimate.kernel.shape, estimate.kernel.max(), estimate.confidence)
 
 
+@needs_data
+def test_a_point_is_not_replaced_by_a_kernel_that_only_ties_it() -> None:
+    """A sharp photo whose full-size pass finds a point, while a small canvas grows a 9 px kernel
+    that deconvolves only 0.1% sparser: one-click deblur must say there is no blur (it used to
+    deblur it into a woven texture, 26.6 dB from the input)."""
+    import cv2
+
+    sharp = cv2.imread(str(CBSD68 / "123074.png"), cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    estimate = estimate_kernel(sharp)
+    hypotheses = estimate.details["size_hypotheses"]
+    assert hypotheses[0]["support"] <= 3 and hypotheses[0].get("chosen"), hypotheses
+    assert estimate.verdict == "no_blur", (estimate.describe(), hypotheses)
+
+
 def test_cancel_stops_the_estimate() -> None:
     rng = np.random.default_rng(0)
     photo = rng.random((128, 128, 3)).astype(np.float32)
