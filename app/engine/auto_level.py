@@ -60,7 +60,7 @@ HIGH_QUALITY_JPEG = 95.0  # at and above: only clearly visible noise is removed
 VISIBLE_NOISE = 1.0  # white-noise estimate (0-255) that counts as clearly visible
 CLEAR_CAMERA_NOISE = 11.0  # a measured camera level this high is grain, even in a near-lossless JPEG
 FAINT_PILOT = 2.0  # a near-lossless JPEG under that level: what a faint denoise takes from its flat blocks
-CLEAN_CHROMA = 0.65  # ... in chroma (0-255) below this: a clean photo (its tables' own error); above: camera grain
+CLEAN_CHROMA = 0.61  # ... in chroma (0-255) below this: a clean photo (its own grain and tables' error); above: camera grain
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _R_MINUS_Y = np.array([0.5, -0.419, -0.081], np.float32)
@@ -172,16 +172,22 @@ def _clamp(level: float) -> float:
     return float(min(MAX_LEVEL, max(MIN_LEVEL, level)))
 
 
+def faint_pilot_chroma(crops: list[np.ndarray], denoise: DenoiseAt) -> float:
+    """The chroma (C21, 0-255) a faint denoise (FAINT_PILOT) removes from the flattest blocks."""
+    if not crops:
+        return 0.0
+    pilots = [np.clip(denoise(crop, FAINT_PILOT), 0.0, 1.0) for crop in crops]
+    return pilot_features(crops, pilots)["C21"]
+
+
 def _camera_grain(crops: list[np.ndarray], denoise: DenoiseAt) -> bool:
     """Whether a near-lossless JPEG with little fine grain still carries camera noise.
 
     Cameras save at quality 95+ and their noise survives there as chroma mottling in flat areas,
-    which a faint denoise removes; a clean photo saved so has only its tables' tiny error there.
+    which a faint denoise removes; a clean photo saved so has only its own fine grain and its
+    tables' tiny error there (benchmarks/near_lossless_rule.py chose the threshold).
     """
-    if not crops:
-        return False
-    pilots = [np.clip(denoise(crop, FAINT_PILOT), 0.0, 1.0) for crop in crops]
-    return pilot_features(crops, pilots)["C21"] >= CLEAN_CHROMA
+    return bool(crops) and faint_pilot_chroma(crops, denoise) >= CLEAN_CHROMA
 
 
 # --------------------------------------------------------------------------- the choice
