@@ -371,6 +371,7 @@ def _general_kernel(
     settings: MultiscaleSettings,
     progress: Callable[[int, int], None] | None,
     cancelled: Callable[[], bool] | None,
+    point_tie: float = POINT_TIE,
 ) -> tuple[MultiscaleResult, int, list[dict]]:
     """The general kernel, from (up to) two kernel-size hypotheses; returns (result, canvas, log).
 
@@ -399,7 +400,7 @@ def _general_kernel(
     scores = [deconvolved_sparsity(first.kernel, sharpness), deconvolved_sparsity(second.kernel, sharpness)]
     for entry, score in zip(log, scores):
         entry["sparsity"] = score
-    needed = 1.0 - POINT_TIE if _spread(first.kernel) < NO_BLUR_SPREAD else 1.0
+    needed = 1.0 - point_tie if _spread(first.kernel) < NO_BLUR_SPREAD else 1.0
     if scores[1] < scores[0] * needed:
         log[1]["chosen"] = True
         return second, second_canvas, log
@@ -415,6 +416,7 @@ def estimate_kernel(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     settings: MultiscaleSettings | None = None,
+    point_tie: float = POINT_TIE,
 ) -> KernelEstimate:
     """Estimate the blur kernel of ``rgb`` (float32 HxWx3 in [0, 1]) for ``--kernel auto``.
 
@@ -422,6 +424,7 @@ def estimate_kernel(
     ``kind``: 'auto' chooses between a general kernel and the motion/defocus fits; 'motion',
     'defocus' force a parametric result; 'general' skips the fits. ``progress(done, total)``
     and ``cancelled()`` follow the engine's conventions (cancel raises CancelledError).
+    ``point_tie``: see POINT_TIE (a near-tie between a point and a kernel goes to the point).
     """
     luma, size = _checked_inputs(rgb, max_size, kind)
     settings = settings or MultiscaleSettings()
@@ -429,7 +432,7 @@ def estimate_kernel(
     crop = luma[top : top + CROP_SIDE, left : left + CROP_SIDE]
     if float(crop.std()) < 1e-4:
         raise BlindEstimationError("the image is flat (no edges), so its blur cannot be estimated")
-    result, canvas, hypotheses = _general_kernel(crop, size, settings, progress, cancelled)
+    result, canvas, hypotheses = _general_kernel(crop, size, settings, progress, cancelled, point_tie)
     general = result.kernel
     fits: dict[str, ParametricFit] = {}
     if kind in ("auto", "motion"):
@@ -482,7 +485,9 @@ def blur_left(deblurred: np.ndarray, kernel_side: int, cancelled: Callable[[], b
     """
     size = max(3, int(kernel_side))
     try:
-        after = estimate_kernel(deblurred, max_size=size, cancelled=cancelled, progress=progress)
+        # A near-tie between a point and leftover blur still raises the alarm here: it is the
+        # cautious answer for this check, as "no blur" is for the estimate itself.
+        after = estimate_kernel(deblurred, max_size=size, cancelled=cancelled, progress=progress, point_tie=0.0)
     except BlindEstimationError:
         return None
     if after.spread >= RESIDUAL_SPREAD and after.confidence >= LOW_CONFIDENCE:
