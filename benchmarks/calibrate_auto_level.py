@@ -147,6 +147,10 @@ def measure(cases, ladder: Ladder) -> dict:
         per_level = [auto_level.pilot_features([y[box]], [stack[j][box]]) for j in range(len(LEVELS))]
         rows[key] = {"group": group, "quality": quality, "curve": [psnr(d, x) for d in stack], "input": psnr(y, x), "pilot": per_level,
                      "estimate": float(sigma_from_features(feats)), "s": (feats.s1, feats.s2, feats.s4)}
+        if quality is not None and quality >= auto_level.HIGH_QUALITY_JPEG:
+            # The near-lossless rule's faint pilot exactly as the product runs it: the ladder's
+            # nearest level (2.07) reads a clean photo's chroma over the threshold (0.615 for 0.597).
+            rows[key]["faint"] = auto_level.faint_pilot_chroma(crops, ladder.denoise)
         print(f"  {key}", flush=True)
     return rows
 
@@ -181,9 +185,8 @@ def predict(rows: dict, key: str, w1: np.ndarray, w2: np.ndarray) -> float:
 
 
 def final_level(row: dict, noise: float, quality: float | None) -> float:
-    faint = row["pilot"][snap(auto_level.FAINT_PILOT)]["C21"]  # the ladder's nearest level (2.07 for 2.0)
     if (quality is not None and quality >= auto_level.HIGH_QUALITY_JPEG and row["s"][0] < auto_level.VISIBLE_NOISE
-            and noise < auto_level.CLEAR_CAMERA_NOISE and faint < auto_level.CLEAN_CHROMA):
+            and noise < auto_level.CLEAR_CAMERA_NOISE and row["faint"] < auto_level.CLEAN_CHROMA):
         noise = 0.0
     level = max(noise, jpeg_artefact(quality))
     return 0.0 if level < auto_level.NOTHING_TO_DO else level
