@@ -62,8 +62,7 @@ SIZE_MARGIN = 6
 POINT_TIE = 0.01
 """When the first pass finds about a point (no blur), the second hypothesis must make the trial
 deconvolution sparser by this fraction to replace it: a near-tie is no evidence of blur, and a
-small kernel grown to fill its small canvas only adds artefacts (a sharp CBSD68 photo chose a
-9 px kernel over a point by 0.1%)."""
+small kernel grown to fill its small canvas only adds artefacts (benchmarks/results/no_harm.md)."""
 SHARPNESS_BALANCE = 2e-3
 """Tikhonov (gradient) weight of the trial deconvolutions that judge the size hypotheses (0-1 intensities)."""
 NO_BLUR_SPREAD = 1.0
