@@ -300,6 +300,9 @@ def test_opening_another_photo_never_reuses_its_kernel(qtbot, window: MainWindow
     assert window.panel.estimate.verdict == "no_blur"
     assert "No clear blur found" in (window.last_message or "")
     assert window.error_box is not None and window.error_box.isVisible()
+    assert window.error_box.text() == window.last_message
+    status = window.statusBar().currentMessage()  # the bar clips: it holds the first sentence, whole
+    assert status != window.last_message and window.last_message.startswith(status) and status.endswith("."), status
     assert not window.history.is_modified()
     window.panel.deblur_button.click()  # again: still nothing to undo, still said
     _wait_idle(qtbot, window)

@@ -932,7 +932,7 @@ class MainWindow(QMainWindow):
         self._show_box(message, QMessageBox.Icon.Information)
 
     def _show_box(self, message: str, kind: QMessageBox.Icon) -> None:
-        self.statusBar().showMessage(message, 10000)
+        self.statusBar().showMessage(_status_line(message), 10000)
         if self.error_box is not None:
             self.error_box.close()
         self.error_box = QMessageBox(kind, "Photomend", message, parent=self)
@@ -1035,3 +1035,17 @@ class MainWindow(QMainWindow):
             self.close()
         elif answer == QMessageBox.StandardButton.Save and self.export_dialog():
             self._after_export = self.close
+
+
+STATUS_LINE_CHARS = 110
+"""Longer notices show their first sentence in the status bar (the box beside it has them whole):
+the bar clips, and a sentence cut mid-word reads as a fault."""
+
+
+def _status_line(message: str) -> str:
+    """The first sentence of a long message, for the status bar."""
+    if len(message) <= STATUS_LINE_CHARS:
+        return message
+    end = message.find(". ")
+    return message[: end + 1] if 0 < end < len(message) - 2 else message
+
