@@ -170,7 +170,26 @@ def spandrel_adapter():
     except ImportError as error:
         raise ModelWeightsError(f"model files need spandrel and torchvision, which this installation lacks "
                                 f"({error}); install them: pip install spandrel==0.4.2 torchvision") from error
+    except Exception as error:
+        # torchvision built for another torch (pip's default wheel next to a CPU torch) fails while
+        # registering its operators (RuntimeError; on a second try, whatever half-imported modules raise).
+        raise ModelWeightsError(f"model files need a torchvision built for this torch ({_torch_versions()}), and "
+                                f"this one does not load ({' '.join(str(error).split())[:120]}); install the "
+                                f"torchvision that matches torch from the same package index") from error
     return adapter
+
+
+def _torch_versions() -> str:
+    """'torch 2.13.0+cpu, torchvision 0.28.0' as installed (read from the metadata, nothing imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("torch", "torchvision"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"no {name}")
+    return ", ".join(found)
 
 
 def _check_hash(path: Path, expected: str, fix: str) -> None:

@@ -460,6 +460,10 @@ from app.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
+_MISMATCHED_TORCHVISION = _WITHOUT_SPANDREL.replace(
+    'raise ImportError(f"No module named {name!r}")', 'raise RuntimeError("operator torchvision::nms does not exist")')
+"""pip's default torchvision next to a CPU torch: its operators fail to register while spandrel imports."""
+
 
 def test_without_spandrel_the_built_in_model_works_and_model_files_say_what_is_missing(tmp_path: Path, photo: Path):
     """A minimal install or bundle may leave spandrel and torchvision out: only model files need them."""
@@ -478,6 +482,37 @@ def test_without_spandrel_the_built_in_model_works_and_model_files_say_what_is_m
     assert refused.returncode == 1
     assert "model files need spandrel and torchvision" in refused.stderr and refused.stderr.count("\n") == 1
     assert not (tmp_path / "b.png").exists()
+
+
+def test_a_torchvision_built_for_another_torch_is_one_line_naming_both(tmp_path: Path, photo: Path):
+    """The frozen bundle built from a CPU torch met this: a traceback instead of the promised line."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "PHOTOMEND_MODELS_DIR": str(tmp_path / "models"), "PHOTOMEND_LOG_DIR": str(tmp_path / "logs")}
+    refused = subprocess.run([sys.executable, "-c", _MISMATCHED_TORCHVISION, "denoise", str(photo), "-o",
+                              str(tmp_path / "b.png"), "--model", str(_ffdnet_file(tmp_path))],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert "model files need a torchvision built for this torch (torch " in refused.stderr
+    assert "operator torchvision::nms does not exist" in refused.stderr
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_an_unexpected_error_before_any_file_is_one_line_and_the_traceback_is_logged(
+        tmp_path: Path, photo: Path, monkeypatch, capsys):
+    monkeypatch.setenv("PHOTOMEND_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a bug outside the per-file boundary")
+
+    monkeypatch.setattr("app.cli.main.run_restore", broken)
+    assert main(["denoise", str(photo)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected error (ValueError: a bug outside the per-file boundary)" in err
+    assert "Traceback" in (tmp_path / "logs" / "photomend.log").read_text()
 
 
 def test_damaged_model_files_are_one_plain_line(tmp_path: Path, capsys):

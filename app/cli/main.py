@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated as stop:
         print(f"\nstopped by signal {stop.signum}: no partial files were left", file=sys.stderr)
         return exit_code_for(stop.signum)
+    except Exception as error:  # a bug outside the per-file boundary: one line here, the traceback in the log
+        from app.errorlog import unexpected_error_line
+
+        print(f"photomend: error: {unexpected_error_line('photomend ' + str(args.command), error)}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         restore_handlers(previous)
 
