@@ -180,16 +180,21 @@ def spandrel_adapter():
 
 
 def _torch_versions() -> str:
-    """'torch 2.13.0+cpu, torchvision 0.28.0' as installed (read from the metadata, nothing imported)."""
+    """'torch 2.13.0+cpu, torchvision 0.28.0' as installed, without importing torchvision (it is what fails)."""
+    import importlib.util
     from importlib.metadata import PackageNotFoundError, version
 
-    found = []
-    for name in ("torch", "torchvision"):
+    import torch
+
+    try:
+        vision = f"torchvision {version('torchvision')}"
+    except PackageNotFoundError:  # a frozen bundle keeps the package but not its metadata
         try:
-            found.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            found.append(f"no {name}")
-    return ", ".join(found)
+            present = importlib.util.find_spec("torchvision") is not None
+        except (ImportError, ValueError):
+            present = True  # half-imported: it is there
+        vision = "torchvision of unknown version" if present else "no torchvision"
+    return f"torch {torch.__version__}, {vision}"
 
 
 def _check_hash(path: Path, expected: str, fix: str) -> None:

@@ -63,6 +63,20 @@ def archive() -> Path:
     return target
 
 
+def warn_if_model_files_cannot_load() -> None:
+    """Say before building when this venv's torchvision cannot load (the bundle would refuse model files).
+
+    Why: pip's default torchvision is built for the CUDA torch; next to a CPU torch it does not load,
+    and only a torchvision from the same index as torch does (the bundle still runs the built-in model).
+    """
+    from models.library import ModelWeightsError, spandrel_adapter
+
+    try:
+        spandrel_adapter()
+    except ModelWeightsError as error:
+        print(f"warning: the bundle will refuse model files: {error}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-archive", action="store_true", help="build the folder only")
@@ -70,6 +84,7 @@ def main() -> int:
     parser.add_argument("--no-strip", action="store_true", help="keep torch's symbol tables")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    warn_if_model_files_cannot_load()
     started = time.perf_counter()
     build()
     if not args.no_strip:
