@@ -75,7 +75,9 @@ class Ladder:
     def __call__(self, key: str, y: np.ndarray, levels: list[float]) -> np.ndarray:
         path = self.cache / f"{key}.npy"
         if path.exists():
-            return np.load(path).astype(np.float32)
+            stack = np.load(path)
+            if len(stack) == len(levels):  # a stack cached for another ladder is rebuilt, not misread
+                return stack.astype(np.float32)
         stack = np.stack([self.denoise(y, s) for s in levels]).astype(np.float16)
         np.save(path, stack)
         return stack.astype(np.float32)
