@@ -93,6 +93,12 @@ def test_dropping_files_and_a_folder_queues_them_and_every_outcome_is_on_disk(qt
         assert (out_dir / f"{name}_restored.png").exists()
     assert items["corrupt.jpg"].status == FAILED and "corrupt.jpg" in items["corrupt.jpg"].message
     assert items["fake.png"].status == FAILED and "fake.png" in items["fake.png"].message
+    table = window.batch.table
+    rows = {table.item(row, 1).text(): row for row in range(table.rowCount())}
+    status = table.item(rows["corrupt.jpg"], 5)
+    # The row already names the file: the status says what is wrong in the width it has, the tip says all.
+    assert status.text().startswith("Failed: ") and str(folder) not in status.text(), status.text()
+    assert "JPEG" in status.text() and str(folder / "corrupt.jpg") in status.toolTip()
     assert sorted(p.name for p in out_dir.iterdir()) == ["beach_restored.png", "hill_restored.png", "solo_restored.png"]
     assert window.batch.queue.counts() == (5, 5)
     assert "3 done, 2 failed" in window.batch.summary.text()
