@@ -99,6 +99,12 @@ def test_dropping_files_and_a_folder_queues_them_and_every_outcome_is_on_disk(qt
     # The row already names the file: the status says what is wrong in the width it has, the tip says all.
     assert status.text().startswith("Failed: ") and str(folder) not in status.text(), status.text()
     assert "JPEG" in status.text() and str(folder / "corrupt.jpg") in status.toolTip()
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    option = QStyleOptionViewItem()
+    table.itemDelegateForColumn(5).initStyleOption(option, table.model().index(rows["corrupt.jpg"], 5))
+    assert option.textElideMode == Qt.TextElideMode.ElideRight  # a narrow column keeps 'Failed: truncated ...'
     assert sorted(p.name for p in out_dir.iterdir()) == ["beach_restored.png", "hill_restored.png", "solo_restored.png"]
     assert window.batch.queue.counts() == (5, 5)
     assert "3 done, 2 failed" in window.batch.summary.text()

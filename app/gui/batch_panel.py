@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -91,6 +92,14 @@ class _Thumbnail(QRunnable):
         except Exception:  # noqa: BLE001 - a bad file simply has no thumbnail; it fails when run
             return
         self.signals.ready.emit(self.item_id, qimage)
+
+
+class ElideAtTheEnd(QStyledItemDelegate):
+    """A status reads from its start ('Failed: truncated ...'): cut its end, not its middle as paths are."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 class QueueTable(QTableWidget):
@@ -172,7 +181,8 @@ class BatchPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # paths: both ends tell
+        self.table.setItemDelegateForColumn(5, ElideAtTheEnd(self.table))
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
