@@ -114,8 +114,20 @@ def test_deblur_preview_is_wiener_while_moving_and_deep_only_when_quick():
     cache = EngineCache()
     settings = RestoreSettings(operation="deblur", device="cpu", kernel_spec="motion:9,0", deblur_method="deep")
     small, huge = (0, 0, 64, 48), (0, 0, 6000, 4000)
+    deblurrer = cache.deblurrer(settings)
+
+    def measured(seconds_per_megapixel_pass: float) -> None:
+        """This process's measured deep speed, as a finished run records it (not the machine's load now)."""
+        throughput.forget()
+        for pixels in (64 * 48, 6000 * 4000):
+            throughput.record(deblurrer._deep_rate_key(deblurrer.settings, pixels), seconds_per_megapixel_pass, 1.0)
+
+    measured(20.0)  # a 2-core CPU on a small photo
     assert deblur_preview_method(cache, small, settings, final=False) == "wiener"
     assert deblur_preview_method(cache, small, settings, final=True) == "deep"
     assert deblur_preview_method(cache, huge, settings, final=True) == "wiener"
+    measured(5000.0)  # a machine far too slow for a deep preview even of a small region
+    assert deblur_preview_method(cache, small, settings, final=True) == "wiener"
+    throughput.forget()
     wiener = RestoreSettings(operation="deblur", device="cpu", kernel_spec="motion:9,0", deblur_method="wiener")
     assert deblur_preview_method(cache, small, wiener, final=True) == "wiener"
