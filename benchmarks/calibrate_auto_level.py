@@ -187,8 +187,7 @@ def predict(rows: dict, key: str, w1: np.ndarray, w2: np.ndarray) -> float:
 
 
 def final_level(row: dict, noise: float, quality: float | None) -> float:
-    if (quality is not None and quality >= auto_level.HIGH_QUALITY_JPEG and row["s"][0] < auto_level.VISIBLE_NOISE
-            and noise < auto_level.CLEAR_CAMERA_NOISE and row["faint"] < auto_level.CLEAN_CHROMA):
+    if auto_level.leave_near_lossless_alone(quality, row["s"][0], noise, lambda: row["faint"]):
         noise = 0.0
     level = max(noise, jpeg_artefact(quality))
     return 0.0 if level < auto_level.NOTHING_TO_DO else level

@@ -62,10 +62,11 @@ def measure(cases, cache: dict, cache_path: Path) -> dict:
 
 
 def left_alone(row: dict, threshold: float) -> bool:
+    """The product's rule (auto_level.leave_near_lossless_alone) with ``threshold`` for CLEAN_CHROMA."""
     from app.engine import auto_level
 
-    return (row["s1"] < auto_level.VISIBLE_NOISE and row["level"] < auto_level.CLEAR_CAMERA_NOISE
-            and row["chroma"] < threshold)
+    return auto_level.leave_near_lossless_alone(row["quality"], row["s1"], row["level"], lambda: row["chroma"],
+                                                clean_chroma=threshold)
 
 
 def gaps(rows: list[dict], threshold: float) -> dict[str, tuple[float, float]]:

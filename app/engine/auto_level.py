@@ -180,14 +180,19 @@ def faint_pilot_chroma(crops: list[np.ndarray], denoise: DenoiseAt) -> float:
     return pilot_features(crops, pilots)["C21"]
 
 
-def _camera_grain(crops: list[np.ndarray], denoise: DenoiseAt) -> bool:
-    """Whether a near-lossless JPEG with little fine grain still carries camera noise.
+def leave_near_lossless_alone(jpeg_quality: float | None, fine_grain: float, noise: float,
+                              faint_chroma: Callable[[], float], clean_chroma: float = CLEAN_CHROMA) -> bool:
+    """Whether a JPEG is a clean photo saved near-losslessly, to be left as it is.
 
-    Cameras save at quality 95+ and their noise survives there as chroma mottling in flat areas,
-    which a faint denoise removes; a clean photo saved so has only its own fine grain and its
-    tables' tiny error there (benchmarks/near_lossless_rule.py chose the threshold).
+    Quality 95+, little fine grain (``fine_grain``: the estimate's s1) and no clearly high level
+    (``noise``). Cameras also save at 95+, and their noise survives as chroma mottling in flat
+    areas, which a faint denoise removes; a clean photo saved so has only its own fine grain and
+    its tables' tiny error there (benchmarks/near_lossless_rule.py chose CLEAN_CHROMA).
+    ``faint_chroma`` (faint_pilot_chroma) is called only when the rest holds: it costs a pass.
+    ``clean_chroma``: the threshold (another one only in that study).
     """
-    return bool(crops) and faint_pilot_chroma(crops, denoise) >= CLEAN_CHROMA
+    return (jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and fine_grain < VISIBLE_NOISE
+            and noise < CLEAR_CAMERA_NOISE and faint_chroma() < clean_chroma)
 
 
 # --------------------------------------------------------------------------- the choice
@@ -227,8 +232,7 @@ def choose_level(
             terms = model_terms(pilot, pilot_features(crops, pilots), estimate, s1, s2, s4)
             level = min(MAX_LEVEL, math.exp(float(np.dot(weights, terms))))
         noise, method = level, "camera noise"
-    if (jpeg_quality is not None and jpeg_quality >= HIGH_QUALITY_JPEG and s1 < VISIBLE_NOISE
-            and noise < CLEAR_CAMERA_NOISE and not _camera_grain(crops, denoise)):
+    if leave_near_lossless_alone(jpeg_quality, s1, noise, lambda: faint_pilot_chroma(crops, denoise)):
         noise = 0.0  # a near-lossless JPEG of a clean photo: any smoothing only costs detail
     sigma = max(noise, jpeg)
     if jpeg > noise:

@@ -648,8 +648,8 @@ def _status_text(item: BatchItem) -> str:
     if item.status == CANCELLED:
         return "Cancelled"
     if item.message:
-        message = item.message  # the row names the file already; its full message is the tooltip
-        return f"{item.status}: {message.removeprefix(f'{item.source}: ')}"
+        # The row names the file already; the whole message is the tooltip.
+        return f"{item.status}: {item.message.removeprefix(f'{item.source}: ')}"
     return item.status
 
 
