@@ -81,13 +81,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fast", default="auto", help="also run this checkout with these fast-prior precisions "
                         "(comma list of auto, int8, bf16, off)")
+    parser.add_argument("--baseline-fast", default="-", help="the baseline's fast-prior precision (default: its own default)")
     args = parser.parse_args()
     if not (DATA_ROOT / "CBSD68").is_dir():
         print(f"skipped: {DATA_ROOT} not found")
         return 0
     checkouts = {f"this checkout, fast prior {fast}": (ROOT, fast) for fast in args.fast.split(",")}
     if args.baseline:
-        checkouts = {"baseline": (Path(args.baseline).resolve(), "-"), **checkouts}
+        label = "baseline" if args.baseline_fast == "-" else f"baseline, fast prior {args.baseline_fast}"
+        checkouts = {label: (Path(args.baseline).resolve(), args.baseline_fast), **checkouts}
     rows: dict[str, list[dict]] = {name: [] for name in checkouts}
     started = time.time()
     for round_index in range(args.rounds):
@@ -111,7 +113,9 @@ def write_report(rows: dict[str, list[dict]], args: argparse.Namespace, seconds:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{args.threads} threads; load average at the end {os.getloadavg()[0]:.1f} (shared machine).",
         f"Command: `python benchmarks/deblur_speed.py{' --baseline ' + args.baseline if args.baseline else ''} "
-        f"--rounds {args.rounds} --fast {args.fast}` (baseline: a git worktree of the commit before this change); "
+        f"--rounds {args.rounds} --fast {args.fast}"
+        f"{' --baseline-fast ' + args.baseline_fast if args.baseline_fast != '-' else ''}` "
+        "(baseline: a git worktree of the commit before this change); "
         f"{seconds / 60:.1f} min.",
         f"Photo: CBSD68 101085 upscaled 2x, valid-blurred by Levin kernel 4 (27x27), AWGN 2.55: "
         f"{shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.2f} MP). Each checkout runs in its own process: warm-up "

@@ -60,11 +60,65 @@ def test_fast_prior_result_stays_close_to_the_exact_one():
     assert 10 * np.log10(1.0 / max(mse, 1e-12)) > 40.0
 
 
+def test_the_first_prior_step_runs_at_half_resolution_and_never_the_last():
+    shapes: list[tuple[int, ...]] = []
+
+    def record(image: np.ndarray, level) -> np.ndarray:
+        shapes.append(tuple(sorted(image.shape[:2])))  # each step sees its own flip/rotation of the grid
+        return image
+
+    observed, kernel = _blurred()
+    dpir_deconvolve(observed, kernel, record, 0.01, DpirSettings(iterations=4, half_iterations=1))
+    full = shapes[-1]
+    assert shapes[0] == tuple(sorted(side // 2 + (side // 2) % 2 for side in full))  # even, for FFDNet
+    assert shapes[1:] == [full] * 3
+    shapes.clear()
+    dpir_deconvolve(observed, kernel, record, 0.01, DpirSettings(iterations=3, half_iterations=9))
+    assert shapes[-1] == full and all(s != full for s in shapes[:-1])  # the step that makes the result is full size
+
+
+def test_half_resolution_step_denoises_the_two_by_two_means_and_scales_the_level():
+    """What the coarse step hands on: the denoiser's output on 2x2 means, brought back to full size."""
+    import torch
+
+    from app.algorithms.dpir import _denoise_at_half
+
+    told: list[float] = []
+
+    def denoise(planes: torch.Tensor, level) -> torch.Tensor:
+        told.append(float(level))
+        return planes * 0.5
+
+    rows, cols = np.mgrid[0:40, 0:60].astype(np.float32)
+    smooth = torch.from_numpy(np.stack([np.sin(rows / 9.0) + cols / 60.0] * 3))  # nothing above half-Nyquist
+    out = _denoise_at_half(denoise, smooth, 0.2, 0.7, [0])
+    assert told == [pytest.approx(0.14)]
+    assert out.shape == smooth.shape
+    inner = (slice(None), slice(2, -2), slice(2, -2))
+    assert float((out - 0.5 * smooth)[inner].abs().max()) < 0.01  # smooth content passes through the means intact
+
+
+def test_half_resolution_first_step_changes_the_result_by_less_than_a_user_sees():
+    observed, kernel = _blurred(3, (96, 128))
+    full = Deblurrer("cpu", fast_precision="off", settings=DpirSettings(half_iterations=0))
+    half = Deblurrer("cpu", fast_precision="off", settings=DpirSettings(half_iterations=1))
+    a = full.deblur(observed, kernel, noise_level=2.0).pixels
+    b = half.deblur(observed, kernel, noise_level=2.0).pixels
+    assert 10 * np.log10(1.0 / max(float(np.mean((a - b) ** 2)), 1e-12)) > 40.0
+
+
+def test_the_time_estimate_counts_a_half_resolution_pass_as_a_quarter():
+    assert DpirSettings(iterations=8, half_iterations=0).pass_cost() == 8.0
+    assert DpirSettings(iterations=8, half_iterations=2).pass_cost() == 6.5
+    assert DpirSettings(iterations=2, half_iterations=5).pass_cost() == 1.25  # never the last step
+    assert DpirSettings(iterations=8, half_iterations=1).denoiser_calls() == 8  # progress still counts every call
+
+
 def test_small_photos_use_the_exact_prior_throughout():
     observed, kernel = _blurred()
     deblurrer = Deblurrer("cpu")
     assert deblurrer._fast_share(deblurrer.settings, observed.shape[0] * observed.shape[1]) == 0.0
-    assert deblurrer._fast_share(deblurrer.settings, 12_000_000) == pytest.approx(7 / 8)
+    assert deblurrer._fast_share(deblurrer.settings, 12_000_000) == pytest.approx(6 / 7)
 
 
 def test_estimate_is_none_until_measured_without_probing_then_follows_the_last_run():

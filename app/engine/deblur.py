@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = DEFAULT_MODELS["deblur"]  # the prior of 'deep'
 METHODS = ("deep", "wiener")
-DEFAULT_ITERATIONS = 8  # the range is app.validation.MIN_ITERATIONS..MAX_ITERATIONS
+DEFAULT_ITERATIONS = 7  # the range is app.validation.MIN_ITERATIONS..MAX_ITERATIONS
 # Lowest automatic noise level for deblurring (0-255). Real photos carry JPEG and demosaicing
 # errors that white-noise estimators do not see but deconvolution amplifies like noise. The
 # shipped sample (motion:21,30, true sigma 1.5, JPEG q95) reads 0.37, and deep deblurring at
@@ -258,7 +258,7 @@ class Deblurrer:
 
     def _grid_megapixel_passes(self, shape: tuple[int, int], kernel: np.ndarray, settings: DpirSettings,
                                tile_side: int) -> float:
-        """Denoiser megapixel-passes of a deep run: each tile's FFT grid x the denoiser calls."""
+        """Denoiser megapixel-passes of a deep run: each tile's FFT grid x its cost in passes (``pass_cost``)."""
         from app.algorithms.boundary import PaddedGrid
 
         height, width = shape
@@ -274,7 +274,7 @@ class Deblurrer:
         for rows, cols in sizes:
             grid = PaddedGrid.grid_shape(rows, cols, kernel, settings.guard)
             total += grid[0] * grid[1] / 1e6
-        return total * settings.denoiser_calls()
+        return total * settings.pass_cost()
 
     def deblur(
         self,
