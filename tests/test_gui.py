@@ -605,7 +605,7 @@ def test_deblur_tells_its_time_before_and_while_it_runs_and_previews_deep_when_z
     panel.motion_angle.setValue(30)
     _wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: panel.deblur_time.text().startswith("Deblur takes"), timeout=60000)
-    window.view.zoom_to(3.0, QPointF(window.view.width() / 2, window.view.height() / 2))
+    window.view.zoom_to(6.0, QPointF(window.view.width() / 2, window.view.height() / 2))
     window._schedule_preview("deblur", True)
     qtbot.waitUntil(lambda: window.view._patch is not None and not window.worker.is_busy()
                     and "deep prior" in window.statusBar().currentMessage(), timeout=60000)
