@@ -187,6 +187,7 @@ def predict(rows: dict, key: str, w1: np.ndarray, w2: np.ndarray) -> float:
 
 
 def final_level(row: dict, noise: float, quality: float | None) -> float:
+    noise = auto_level.floor_at_estimate(noise, row["estimate"], quality)
     if auto_level.leave_near_lossless_alone(quality, row["s"][0], noise, lambda: row["faint"]):
         noise = 0.0
     level = max(noise, jpeg_artefact(quality))

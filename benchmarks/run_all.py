@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["quality", "noise", "real", "auto_level", "near_lossless_rule", "finish", "speed", "models", "memory", "preview", "deblur",
+ORDER = ["quality", "noise", "real", "auto_level", "auto_level_floor", "near_lossless_rule", "finish", "speed", "models", "memory", "preview", "deblur",
          "deblur_speed", "blind", "blind_varied", "no_harm", "real_blur", "fingerprint"]
 SCRIPTS = {"auto_level": "calibrate_auto_level.py", "near_lossless_rule": "near_lossless_rule.py",
+           "auto_level_floor": "auto_level_floor.py",
            "fingerprint": "engine_fingerprint.py",
            "deblur_speed": "deblur_speed.py", "real_blur": "real_blur_sheet.py"}
 

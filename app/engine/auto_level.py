@@ -19,6 +19,8 @@ final one (the residual is most telling near the right level). Each stage is a l
 fitted to the per-photo best level of FFDNet on real smartphone pairs and on simulated camera
 pipelines (`benchmarks/calibrate_auto_level.py`, figures in benchmarks/RESULTS.md). White noise
 (the estimate's multi-scale test says so) keeps the estimate, which is exact there.
+In a lossless file a clearly high estimate is also a floor for the camera-noise level
+(floor_at_estimate): fine-scale noise alone needs that much.
 
 JPEG compression artefacts are not noise-like: they get their own level from the file's
 quantisation tables (app.noise.jpeg), and the photo gets the larger of the two. A level under
@@ -172,6 +174,20 @@ def _clamp(level: float) -> float:
     return float(min(MAX_LEVEL, max(MIN_LEVEL, level)))
 
 
+def floor_at_estimate(level: float, estimate: float, jpeg_quality: float | None) -> float:
+    """The regression's level, never under a clearly high classical estimate in a lossless photo.
+
+    The estimate reads only the fine-scale noise, and coarse (demosaiced) noise only adds to what
+    the model must be told, so where it is clearly noise (CLEAR_CAMERA_NOISE) in a lossless file it
+    is a lower bound; the regression, fitted mostly on JPEG pipelines, can fall far under it on
+    heavy raw-developed noise. Under that level the estimate also reads a clean photo's texture,
+    and in a JPEG the fine scales carry the tables' error: there the bound does not hold.
+    """
+    if jpeg_quality is not None or estimate < CLEAR_CAMERA_NOISE:
+        return level
+    return max(level, estimate)
+
+
 def faint_pilot_chroma(crops: list[np.ndarray], denoise: DenoiseAt) -> float:
     """The chroma (C21, 0-255) a faint denoise (FAINT_PILOT) removes from the flattest blocks."""
     if not crops:
@@ -231,7 +247,7 @@ def choose_level(
             pilots = [np.clip(denoise(crop, pilot), 0.0, 1.0) for crop in crops]
             terms = model_terms(pilot, pilot_features(crops, pilots), estimate, s1, s2, s4)
             level = min(MAX_LEVEL, math.exp(float(np.dot(weights, terms))))
-        noise, method = level, "camera noise"
+        noise, method = floor_at_estimate(level, estimate, jpeg_quality), "camera noise"
     if leave_near_lossless_alone(jpeg_quality, s1, noise, lambda: faint_pilot_chroma(crops, denoise)):
         noise = 0.0  # a near-lossless JPEG of a clean photo: any smoothing only costs detail
     sigma = max(noise, jpeg)
